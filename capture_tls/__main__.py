@@ -1,0 +1,3 @@
+from capture_tls.cli import main
+
+main()
