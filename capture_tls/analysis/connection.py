@@ -1,0 +1,502 @@
+"""The per-connection state machine: feeds reassembled bytes to the MySQL and TLS parsers and
+records what the handshake showed, until the handshake's outcome is known.
+
+Theory of operation. A MySQL connection that uses TLS runs (MySQL "Connection Phase"):
+
+    server: HandshakeV10 greeting            (S_GREETING -> S_WAIT_CLIENT)
+    client: SSLRequest (32-byte payload)     (C_FIRST    -> C_TLS; the server goes S_TLS)
+    both:   TLS handshake records            (RFC 5246 / RFC 8446)
+    client: first application data record = the encrypted HandshakeResponse41 (login)
+
+or, without TLS, the client sends HandshakeResponse41 in clear (C_FIRST -> C_DONE) and the
+server answers OK/ERR (S_AUTH -> S_DONE). Each direction has its own phase; the transitions are
+the tables `_CLIENT_NEXT` / `_SERVER_NEXT` keyed by (phase, what was seen), h2-style: a missing
+key is a protocol error of this connection, never of the capture.
+
+The connection is `done` as soon as its outcome is known (login under TLS, a client alert, a
+close, a server error, a protocol error): the tracker then drops its buffers and later packets
+of it cost a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from capture_tls.errors import ProtocolError
+from capture_tls.limits import Limits
+from capture_tls.protocols import mysql, tls
+from capture_tls.reassembly.tcp import HalfStream, StreamGap
+
+__all__ = ["AlertSeen", "ConnectionState", "LadderStep"]
+
+# Client phases
+C_FIRST = "first"  # waiting for SSLRequest or HandshakeResponse41 (or, mid-capture, TLS)
+C_TLS = "tls"
+C_DONE = "done"
+# Server phases
+S_GREETING = "greeting"
+S_WAIT_CLIENT = "wait-client"
+S_TLS = "tls"
+S_AUTH = "auth"
+S_DONE = "done"
+
+_CLIENT_NEXT: dict[tuple[str, str], str] = {
+    (C_FIRST, "ssl-request"): C_TLS,
+    (C_FIRST, "handshake-response"): C_DONE,
+    (C_FIRST, "tls-record"): C_TLS,  # capture started after the SSLRequest
+}
+_SERVER_NEXT: dict[tuple[str, str], str] = {
+    (S_GREETING, "greeting"): S_WAIT_CLIENT,
+    (S_GREETING, "err"): S_DONE,
+    (S_GREETING, "ssl-request"): S_TLS,  # greeting not captured, the client asked for TLS
+    (S_GREETING, "handshake-response"): S_AUTH,
+    (S_GREETING, "tls-record"): S_TLS,
+    (S_WAIT_CLIENT, "ssl-request"): S_TLS,
+    (S_WAIT_CLIENT, "handshake-response"): S_AUTH,
+    (S_WAIT_CLIENT, "err"): S_DONE,
+    (S_WAIT_CLIENT, "tls-record"): S_TLS,
+    (S_AUTH, "err"): S_DONE,
+    (S_AUTH, "ok"): S_DONE,
+}
+
+# Packets of the server read after a plaintext login before we stop (auth switch, more data).
+_MAX_AUTH_PACKETS = 8
+# Handshake steps kept for the ladder diagram of one connection.
+_MAX_LADDER_STEPS = 64
+# TLS 1.3: a protected record of exactly this many bytes is an alert (2 bytes of alert, 1 of
+# inner content type, 16 of AEAD tag, RFC 8446 section 5.2) -- every suite has a 16-byte tag.
+_TLS13_ALERT_RECORD_BYTES = 19
+_HS_SERVER_HELLO_DONE = 14
+_HS_NEW_SESSION_TICKET = 4
+_EXT_PRE_SHARED_KEY = 41
+
+
+@dataclass(slots=True)
+class AlertSeen:
+    sender: str  # "client" | "server"
+    level: int | None
+    description: int | None
+    encrypted: bool
+    after_server_certificate: bool
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class LadderStep:
+    ts: float
+    sender: str  # "client" | "server"
+    label: str
+
+
+@dataclass(slots=True)
+class ConnectionState:
+    """Everything one connection's handshake showed. Built by `feed_*`; read by the report."""
+
+    limits: Limits
+    client: tuple[str, int]
+    server: tuple[str, int]
+    first_ts: float
+    number: int = 0  # n of the report id "<input>:<n>": order of the first packet
+    saw_syn: bool = False
+    last_ts: float = 0.0
+    done: bool = False
+    c_phase: str = C_FIRST
+    s_phase: str = S_GREETING
+    c2s: HalfStream = field(init=False)
+    s2c: HalfStream = field(init=False)
+    c_mysql: mysql.MysqlPacketReader | None = field(init=False)
+    s_mysql: mysql.MysqlPacketReader | None = field(init=False)
+    c_mysql_fed: bool = False
+    s_mysql_fed: bool = False
+    c_tls: tls.TlsStream | None = None
+    s_tls: tls.TlsStream | None = None
+    # MySQL facts
+    greeting: mysql.ServerGreeting | None = None
+    ssl_request: mysql.SslRequest | None = None
+    tls_without_ssl_request: bool = False
+    handshake_response: mysql.HandshakeResponse41 | None = None
+    server_error: mysql.ErrPacket | None = None
+    server_ok: bool = False
+    auth_packets: int = 0
+    # TLS facts
+    client_hello: tls.ClientHello | None = None
+    server_hello: tls.ServerHello | None = None
+    hello_retry: bool = False
+    tls13: bool = False
+    server_certificates: tuple[bytes, ...] | None = None
+    server_chain_capped: bool = False
+    client_certificates: tuple[bytes, ...] | None = None
+    certificate_requested: bool = False
+    server_hello_done: bool = False
+    server_ccs: bool = False
+    client_ccs: bool = False
+    resumed: bool = False
+    client_protected_records: int = 0
+    client_first_protected_len: int | None = None
+    server_protected_records: int = 0
+    alerts: list[AlertSeen] = field(default_factory=list)
+    # Stream and capture problems
+    client_fin: bool = False
+    server_fin: bool = False
+    client_rst: bool = False
+    server_rst: bool = False
+    gaps: list[tuple[str, int, int]] = field(default_factory=list)  # (sender, offset, length)
+    truncated: list[str] = field(default_factory=list)  # senders whose payload the snaplen cut
+    malformed: list[tuple[str, str]] = field(default_factory=list)  # (sender, what)
+    ladder: list[LadderStep] = field(default_factory=list)
+    internal_errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.c2s = HalfStream(self.limits)
+        self.s2c = HalfStream(self.limits)
+        self.c_mysql = mysql.MysqlPacketReader(self.limits)
+        self.s_mysql = mysql.MysqlPacketReader(self.limits)
+        self.last_ts = self.first_ts
+
+    # ---- entry points used by the tracker -------------------------------------------------
+
+    def segment(self, ts: float, from_client: bool, seq: int, flags: int, payload: bytes,
+                truncated: bool) -> None:
+        """One TCP segment of this connection (already known not to be `done`)."""
+        self.last_ts = ts
+        stream = self.c2s if from_client else self.s2c
+        if flags & 0x02:  # SYN
+            self.saw_syn = True
+            stream.syn(seq)
+        if payload:
+            sender = "client" if from_client else "server"
+            if sender in self.truncated:
+                pass  # this direction cannot be followed past the cut
+            else:
+                for chunk in stream.add(seq, payload):
+                    self._deliver(ts, from_client, chunk)
+                    if self.done:
+                        return
+                if truncated and not self.done:
+                    self.truncated.append(sender)
+                    self._direction_lost(from_client)
+        if flags & 0x04:  # RST
+            if from_client:
+                self.client_rst = True
+            else:
+                self.server_rst = True
+            self._step(ts, "client" if from_client else "server", "RST")
+            self._closed(ts, from_client)
+        elif flags & 0x01:  # FIN
+            if from_client:
+                self.client_fin = True
+            else:
+                self.server_fin = True
+            self._step(ts, "client" if from_client else "server", "FIN")
+            self._closed(ts, from_client)
+
+    def finish(self) -> None:
+        """End of capture (or expiry): release held data as gaps, then stop."""
+        if self.done:
+            return
+        for from_client, stream in ((True, self.c2s), (False, self.s2c)):
+            for chunk in stream.flush():
+                self._deliver(self.last_ts, from_client, chunk)
+                if self.done:
+                    break
+            if self.done:
+                break
+        self._stop()
+
+    def finish_now(self) -> None:
+        """Stop without reading anything more (after an internal error)."""
+        self._stop()
+
+    def has_handshake_evidence(self) -> bool:
+        return (
+            self.greeting is not None
+            or self.ssl_request is not None
+            or self.handshake_response is not None
+            or self.client_hello is not None
+            or self.server_hello is not None
+            or self.server_error is not None
+        )
+
+    # ---- internals --------------------------------------------------------------------------
+
+    def _stop(self) -> None:
+        self.done = True
+        self.c2s.drop_buffers()
+        self.s2c.drop_buffers()
+        self.c_mysql = None
+        self.s_mysql = None
+        self.c_tls = None
+        self.s_tls = None
+
+    def _step(self, ts: float, sender: str, label: str) -> None:
+        if len(self.ladder) < _MAX_LADDER_STEPS:
+            self.ladder.append(LadderStep(ts, sender, label))
+
+    def _direction_lost(self, from_client: bool) -> None:
+        """This direction cannot be parsed any further."""
+        if from_client:
+            self.c_phase = C_DONE
+        else:
+            self.s_phase = S_DONE
+        if self.c_phase == C_DONE and self.s_phase == S_DONE:
+            self._stop()
+
+    def _deliver(self, ts: float, from_client: bool, chunk: bytes | StreamGap) -> None:
+        sender = "client" if from_client else "server"
+        if isinstance(chunk, StreamGap):
+            self.gaps.append((sender, chunk.offset, chunk.length))
+            self._direction_lost(from_client)
+            return
+        try:
+            if from_client:
+                self._client_bytes(ts, chunk)
+            else:
+                self._server_bytes(ts, chunk)
+        except ProtocolError as exc:
+            self.malformed.append((sender, str(exc)))
+            self._direction_lost(from_client)
+
+    # -- client direction --
+
+    def _client_bytes(self, ts: float, data: bytes) -> None:
+        if self.c_phase == C_FIRST:
+            reader = self.c_mysql
+            assert reader is not None
+            if not self.c_mysql_fed and tls.starts_like_tls_record(data):
+                self.tls_without_ssl_request = True
+                self._client_enter_tls(ts, "tls-record", data)
+                return
+            self.c_mysql_fed = True
+            reader.receive_data(data)
+            packet = reader.next_event()
+            if isinstance(packet, mysql.NeedData):
+                return
+            first = mysql.parse_client_first_packet(packet.payload)
+            if isinstance(first, mysql.SslRequest):
+                self.ssl_request = first
+                self._step(ts, "client", "SSLRequest")
+                self._client_enter_tls(ts, "ssl-request", reader.unconsumed())
+            else:
+                self.handshake_response = first
+                self._step(ts, "client", f"HandshakeResponse41 (user {first.username!r}, clear)")
+                self.c_phase = _CLIENT_NEXT[(self.c_phase, "handshake-response")]
+                self._server_transition("handshake-response")
+        elif self.c_phase == C_TLS:
+            assert self.c_tls is not None
+            self.c_tls.receive_data(data)
+            self._drain_tls(ts, True)
+
+    def _client_enter_tls(self, ts: float, why: str, leftover: bytes) -> None:
+        self.c_phase = _CLIENT_NEXT[(self.c_phase, why)]
+        self.c_mysql = None
+        self.c_tls = tls.TlsStream(self.limits)
+        self._server_transition(why)
+        if leftover:
+            self.c_tls.receive_data(leftover)
+            self._drain_tls(ts, True)
+
+    def _server_transition(self, why: str) -> None:
+        nxt = _SERVER_NEXT.get((self.s_phase, why))
+        if nxt is None:
+            return
+        self.s_phase = nxt
+        if nxt == S_TLS and self.s_tls is None:
+            self.s_tls = tls.TlsStream(self.limits)
+            reader = self.s_mysql
+            self.s_mysql = None
+            if reader is not None:
+                leftover = reader.unconsumed()
+                if leftover:
+                    self.s_tls.receive_data(leftover)
+                    self._drain_tls(self.last_ts, False)
+
+    # -- server direction --
+
+    def _server_bytes(self, ts: float, data: bytes) -> None:
+        phase = self.s_phase
+        if phase == S_TLS:
+            assert self.s_tls is not None
+            self.s_tls.receive_data(data)
+            self._drain_tls(ts, False)
+            return
+        if phase == S_DONE:
+            return
+        reader = self.s_mysql
+        assert reader is not None
+        if (
+            phase in (S_GREETING, S_WAIT_CLIENT)
+            and not self.s_mysql_fed
+            and tls.starts_like_tls_record(data)
+        ):
+            self._server_transition("tls-record")
+            assert self.s_tls is not None
+            self.s_tls.receive_data(data)
+            self._drain_tls(ts, False)
+            return
+        self.s_mysql_fed = True
+        reader.receive_data(data)
+        while self.s_phase in (S_GREETING, S_WAIT_CLIENT, S_AUTH):
+            packet = reader.next_event()
+            if isinstance(packet, mysql.NeedData):
+                return
+            self._server_packet(ts, packet)
+
+    def _server_packet(self, ts: float, packet: mysql.MysqlPacket) -> None:
+        payload = packet.payload
+        if payload[:1] == b"\xff":
+            self.server_error = mysql.parse_err_packet(payload)
+            self._step(ts, "server", f"ERR {self.server_error.code}")
+            self.s_phase = _SERVER_NEXT[(self.s_phase, "err")]
+            self._stop()
+            return
+        if self.s_phase == S_GREETING:
+            self.greeting = mysql.parse_server_greeting(payload)
+            self._step(ts, "server", f"Greeting ({self.greeting.server_version})")
+            self.s_phase = _SERVER_NEXT[(S_GREETING, "greeting")]
+            return
+        if self.s_phase == S_AUTH:
+            self.auth_packets += 1
+            if payload[:1] == b"\x00":
+                self.server_ok = True
+                self._step(ts, "server", "OK")
+                self.s_phase = _SERVER_NEXT[(S_AUTH, "ok")]
+                self._stop()
+            elif self.auth_packets >= _MAX_AUTH_PACKETS:
+                self._stop()
+            return
+        # S_WAIT_CLIENT: the server spoke before the client's first packet (not an ERR)
+        raise ProtocolError("server sent data before the client's first packet")
+
+    # -- TLS events --
+
+    def _drain_tls(self, ts: float, from_client: bool) -> None:
+        stream = self.c_tls if from_client else self.s_tls
+        sender = "client" if from_client else "server"
+        while stream is not None and not self.done:
+            ev = stream.next_event()
+            if isinstance(ev, tls.NeedData):
+                return
+            self._tls_event(ts, from_client, sender, ev)
+            stream = self.c_tls if from_client else self.s_tls
+
+    def _tls_event(self, ts: float, from_client: bool, sender: str, ev: tls.TlsEvent) -> None:
+        if isinstance(ev, tls.EncryptedRecord):
+            self._protected_record(ts, from_client, sender, ev)
+        elif isinstance(ev, tls.ClientHello):
+            if from_client:
+                if self.client_hello is None:
+                    self.client_hello = ev
+                self._step(ts, sender, "ClientHello" + (f" (SNI {ev.sni})" if ev.sni else ""))
+        elif isinstance(ev, tls.ServerHello):
+            if from_client:
+                return
+            if ev.is_hello_retry_request:
+                self.hello_retry = True
+                self._step(ts, sender, "HelloRetryRequest")
+                return
+            self.server_hello = ev
+            self._step(ts, sender, f"ServerHello ({tls.version_name(ev.selected_version)}, "
+                                   f"{tls.cipher_suite_name(ev.cipher_suite)})")
+            if ev.selected_version == 0x0304:
+                self.tls13 = True
+                if any(t == _EXT_PRE_SHARED_KEY for t, _ in ev.extensions):
+                    self.resumed = True
+                assert self.s_tls is not None
+                self.s_tls.set_tls13()
+                if self.c_tls is not None:
+                    self.c_tls.set_tls13()
+        elif isinstance(ev, tls.Certificate):
+            n = len(ev.certificates)
+            if from_client:
+                if self.client_certificates is None:
+                    self.client_certificates = ev.certificates
+                self._step(ts, sender, f"Certificate ({n} certificates)")
+            else:
+                if self.server_certificates is None:
+                    self.server_certificates = ev.certificates
+                    self.server_chain_capped = ev.declared_count_exceeded
+                self._step(ts, sender, f"Certificate ({n} certificates)")
+        elif isinstance(ev, tls.CertificateRequest):
+            self.certificate_requested = True
+            self._step(ts, sender, "CertificateRequest")
+        elif isinstance(ev, tls.HandshakeMessage):
+            if not from_client and ev.msg_type == _HS_SERVER_HELLO_DONE:
+                self.server_hello_done = True
+                self._step(ts, sender, "ServerHelloDone")
+            elif ev.msg_type != _HS_NEW_SESSION_TICKET:
+                self._step(ts, sender, _HANDSHAKE_NAMES.get(ev.msg_type, f"Handshake {ev.msg_type}"))
+        elif isinstance(ev, tls.Alert):
+            self.alerts.append(AlertSeen(sender, ev.level, ev.description, False,
+                                         self._server_certificate_sent(), ts))
+            self._step(ts, sender, f"Alert {tls.alert_description_name(ev.description)}"
+                                   f" ({'fatal' if ev.level == 2 else 'warning'})")
+            if ev.level == 2 or (from_client and ev.description == 0):
+                self._stop()
+        elif isinstance(ev, tls.ChangeCipherSpec):
+            if from_client:
+                self.client_ccs = True
+            else:
+                self.server_ccs = True
+                if not self.tls13 and self.server_certificates is None and not (
+                    self.server_hello_done
+                ):
+                    self.resumed = True
+            self._step(ts, sender, "ChangeCipherSpec")
+
+    def _server_certificate_sent(self) -> bool:
+        return self.server_certificates is not None or self.tls13
+
+    def _protected_record(self, ts: float, from_client: bool, sender: str,
+                          ev: tls.EncryptedRecord) -> None:
+        if not from_client:
+            self.server_protected_records += 1
+            if self.server_protected_records == 1:
+                self._step(ts, sender, "encrypted handshake" if self.tls13 or self.server_ccs
+                           else "encrypted record")
+            return
+        self.client_protected_records += 1
+        n = self.client_protected_records
+        if n == 1:
+            self.client_first_protected_len = len(ev.fragment)
+        if ev.content_type == 21 and not self.tls13:
+            # TLS <= 1.2: an alert after the client's ChangeCipherSpec, level not visible
+            self.alerts.append(AlertSeen(sender, None, None, True,
+                                         self._server_certificate_sent(), ts))
+            self._step(ts, sender, "Alert (encrypted)")
+            self._stop()
+            return
+        # First protected client record: Finished (1.2 and 1.3). Second: the login.
+        if n == 1:
+            if self.tls13 and len(ev.fragment) == _TLS13_ALERT_RECORD_BYTES:
+                self.alerts.append(AlertSeen(sender, None, None, True, True, ts))
+                self._step(ts, sender, "Alert (encrypted, by its length)")
+                self._stop()
+                return
+            self._step(ts, sender, "Finished (encrypted)")
+        elif n == 2:
+            self._step(ts, sender, "application data (login)")
+            self._stop()
+
+    def _closed(self, ts: float, from_client: bool) -> None:
+        """A FIN or RST: no more data from that side; the outcome is what we have now."""
+        if self.done:
+            return
+        stream = self.c2s if from_client else self.s2c
+        for chunk in stream.flush():
+            self._deliver(ts, from_client, chunk)
+            if self.done:
+                return
+        self._stop()
+
+
+_HANDSHAKE_NAMES = {
+    0: "HelloRequest",
+    4: "NewSessionTicket",
+    8: "EncryptedExtensions",
+    11: "Certificate",
+    12: "ServerKeyExchange",
+    13: "CertificateRequest",
+    15: "CertificateVerify",
+    16: "ClientKeyExchange",
+    20: "Finished",
+}

@@ -1,0 +1,143 @@
+"""One capture file through the whole analysis: frames -> segments -> connections -> reports.
+
+The loop below is the hot path: a frame is decoded to a plain tuple and handed to the
+connection table; nothing else is built per packet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from capture_tls.analysis.connection import ConnectionState
+from capture_tls.analysis.model import ConnectionReport, InputSummary, InputWarning
+from capture_tls.analysis.options import AnalysisOptions
+from capture_tls.analysis.report_builder import build_report, iso_utc
+from capture_tls.analysis.tracker import ConnectionTracker
+from capture_tls.errors import CaptureTlsError, InputError
+from capture_tls.sources.captures import open_capture
+from capture_tls.sources.frames import LINK_TYPE_NAMES, decode_frame
+
+__all__ = ["InputResult", "analyze_file", "file_sha256"]
+
+_TCP = 6
+
+
+@dataclass
+class InputResult:
+    summary: InputSummary
+    warnings: list[InputWarning] = field(default_factory=list)
+    connections: list[ConnectionReport] = field(default_factory=list)
+    internal_errors: list[str] = field(default_factory=list)
+
+
+def file_sha256(path: str) -> str | None:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def _link_name(lt: int) -> str:
+    return LINK_TYPE_NAMES.get(lt, f"LINKTYPE_{lt}")
+
+
+def analyze_file(
+    path: str,
+    index: int,
+    options: AnalysisOptions,
+    on_connection: Callable[[ConnectionReport], None] | None = None,
+) -> InputResult:
+    """Analyze one capture. Never raises for bad input: an unusable file comes back with
+    `summary.error` set; everything read before damage is still analyzed."""
+    try:
+        reader = open_capture(path)
+    except InputError as exc:
+        size: int | None
+        try:
+            size = os.path.getsize(path) if os.path.isfile(path) else None
+        except OSError:
+            size = None
+        return InputResult(
+            InputSummary(path=path, size=size, sha256=None, format=None, link_types=(),
+                         packets=0, first_packet=None, last_packet=None, error=str(exc))
+        )
+
+    result = InputResult(
+        InputSummary(path=path, size=reader.size, sha256=None, format=reader.format,
+                     link_types=(), packets=0, first_packet=None, last_packet=None)
+    )
+    def done(conn: ConnectionState) -> None:
+        conn_id = f"{index}:{conn.number}"
+        try:
+            report = build_report(conn, conn_id, options)
+        except CaptureTlsError as exc:
+            conn.malformed.append(("capture", str(exc)))
+            report = build_report(conn, conn_id, options)
+        except Exception as exc:  # a bug: reported as INTERNAL_ERROR, never fatal
+            result.internal_errors.append(f"{conn_id}: {type(exc).__name__}: {exc}")
+            return
+        result.internal_errors.extend(f"{conn_id}: {e}" for e in conn.internal_errors)
+        result.connections.append(report)
+        if on_connection is not None:
+            on_connection(report)
+
+    tracker = ConnectionTracker(options.ports, done, options.limits)
+    segment = tracker.segment
+    malformed = 0
+    try:
+        for _ts, link_type, frame, _wirelen in reader.frames():
+            try:
+                seg = decode_frame(link_type, frame)
+            except CaptureTlsError:
+                malformed += 1
+                continue
+            if seg is None or seg[3] != _TCP:
+                continue
+            _v, src, dst, _p, sport, dport, seq, _ack, flags, payload, truncated = seg
+            segment(_ts, src, sport, dst, dport, seq, flags, payload, truncated)
+        tracker.finish_all()
+    finally:
+        reader.close()
+
+    s = result.summary
+    result.summary = InputSummary(
+        path=s.path,
+        size=s.size,
+        sha256=file_sha256(path),
+        format=s.format,
+        link_types=tuple(sorted(_link_name(lt) for lt in reader.link_types)),
+        packets=reader.packets,
+        first_packet=iso_utc(reader.first_ts) if reader.first_ts is not None else None,
+        last_packet=iso_utc(reader.last_ts) if reader.last_ts is not None else None,
+    )
+    for p in reader.problems:
+        result.warnings.append(InputWarning(p.code, p.message, p.count, path))
+    if malformed:
+        result.warnings.append(
+            InputWarning("MALFORMED_PACKETS",
+                         f"{malformed} packets have link, IP or TCP headers that do not fit "
+                         "their lengths; they were skipped.", malformed, path)
+        )
+    if tracker.connections_dropped_at_limit:
+        result.warnings.append(
+            InputWarning("LIMIT_REACHED",
+                         f"{tracker.connections_dropped_at_limit} new connections were not "
+                         f"followed: {options.limits.max_connections_tracked} connections were "
+                         "already in handshake.", tracker.connections_dropped_at_limit, path)
+        )
+    if result.internal_errors:
+        result.warnings.append(
+            InputWarning("INTERNAL_ERROR",
+                         "capture-tls hit a bug on this input (please report it): "
+                         + "; ".join(result.internal_errors[:3]),
+                         len(result.internal_errors), path)
+        )
+    result.connections.sort(key=lambda c: (c.first_seen_ts, c.client.ip, c.client.port))
+    return result

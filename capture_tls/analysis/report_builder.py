@@ -1,0 +1,500 @@
+"""From one connection's recorded handshake to its frozen `ConnectionReport`: certificate facts,
+intended host, verdicts, outcome and findings, each finding with a plain remedy.
+
+Everything is judged at the capture's time (the connection's first packet), never at "now".
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from capture_tls.analysis import certificates as certs
+from capture_tls.analysis import hostname
+from capture_tls.analysis.connection import ConnectionState
+from capture_tls.analysis.findings import finding
+from capture_tls.analysis.model import (
+    Alert,
+    CertificateFacts,
+    ConnectionReport,
+    Endpoint,
+    Finding,
+    IntendedHost,
+    MysqlErr,
+    MysqlFacts,
+    Outcome,
+    TlsFacts,
+    Verdicts,
+    VerdictValue,
+)
+from capture_tls.analysis.options import AnalysisOptions
+from capture_tls.protocols import tls
+
+__all__ = ["build_report", "iso_utc"]
+
+# MySQL's ER_SECURE_TRANSPORT_REQUIRED; cloud gateways answer with their own texts.
+_ER_SECURE_TRANSPORT_REQUIRED = 3159
+_REQUIRES_TLS_TEXTS = (
+    "secure transport",
+    "ssl connection is required",
+    "ssl is required",
+    "requires ssl",
+    "require_secure_transport",
+    "ssl/tls is required",
+    "connections using insecure transport are prohibited",
+)
+_OLD_VERSIONS = {0x0300, 0x0301, 0x0302}
+_WEAK_SIGNATURE_WORDS = ("md5", "sha1", "md2")
+_MIN_RSA_BITS = 2048
+_EXPIRES_SOON_DAYS = 30
+
+
+def iso_utc(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def build_report(conn: ConnectionState, conn_id: str, options: AnalysisOptions) -> ConnectionReport:
+    findings: list[Finding] = []
+    capture_time = datetime.fromtimestamp(conn.first_ts, UTC)
+
+    server_certs = _facts(conn.server_certificates, "server", options, findings)
+    client_certs = _facts(conn.client_certificates, "client", options, findings)
+
+    mysql_facts = _mysql_facts(conn, findings)
+    tls_facts = _tls_facts(conn, server_certs, findings)
+    outcome = _outcome(conn)
+
+    intended = _intended_host(conn, options)
+    verify_ca, verify_identity = _verdicts(
+        conn, server_certs, intended, capture_time, options, findings
+    )
+    _outcome_findings(conn, outcome, findings)
+    _stream_findings(conn, findings)
+
+    return ConnectionReport(
+        id=conn_id,
+        first_seen=iso_utc(conn.first_ts),
+        first_seen_ts=conn.first_ts,
+        client=Endpoint(conn.client[0], conn.client[1]),
+        server=Endpoint(conn.server[0], conn.server[1]),
+        mysql=mysql_facts,
+        tls=tls_facts,
+        server_certificates=tuple(server_certs),
+        client_certificates=tuple(client_certs),
+        intended_host=intended,
+        verdicts=Verdicts(
+            verify_ca=verify_ca,
+            verify_identity=verify_identity,
+            client_family_name=options.client_family,
+            client_family_source="option" if options.client_family else "none",
+        ),
+        outcome=outcome,
+        findings=tuple(findings),
+    )
+
+
+# ---- pieces -------------------------------------------------------------------------------
+
+
+def _facts(
+    chain: tuple[bytes, ...] | None, who: str, options: AnalysisOptions, findings: list[Finding]
+) -> list[CertificateFacts]:
+    out: list[CertificateFacts] = []
+    for i, der in enumerate(chain or ()):
+        try:
+            out.append(certs.certificate_facts(der, options.limits))
+        except certs.CertificateParseError as exc:
+            findings.append(
+                finding(
+                    "MALFORMED",
+                    f"The {who}'s certificate #{i} ({len(der)} bytes) is not a valid X.509 "
+                    f"certificate: {exc}",
+                    "Capture again; if it repeats, the peer sends a broken certificate.",
+                )
+            )
+    return out
+
+
+def _mysql_facts(conn: ConnectionState, findings: list[Finding]) -> MysqlFacts:
+    g = conn.greeting
+    err = conn.server_error
+    user = conn.handshake_response.username if conn.handshake_response else None
+    if conn.handshake_response is not None:
+        findings.append(
+            finding(
+                "NO_TLS",
+                f"The client logged in without TLS: user name {user!r} and the authentication "
+                "exchange crossed the network in clear.",
+                "Connect with --ssl-mode=REQUIRED (or VERIFY_IDENTITY) on the client, and make "
+                "the account require it (ALTER USER ... REQUIRE SSL).",
+            )
+        )
+    if err is not None and _requires_tls(err.code, err.message):
+        findings.append(
+            finding(
+                "SERVER_REQUIRES_TLS",
+                f"The server refused the connection because it requires TLS: ERROR {err.code}"
+                f" ({err.sql_state or '-'}): {err.message}",
+                "Enable TLS on the client (--ssl-mode=REQUIRED or VERIFY_IDENTITY).",
+            )
+        )
+    return MysqlFacts(
+        server_version=g.server_version if g else None,
+        connection_id=g.connection_id if g else None,
+        server_supports_ssl=g.supports_ssl if g else None,
+        ssl_request=conn.ssl_request is not None or conn.tls_without_ssl_request,
+        username=user,
+        error=MysqlErr(err.code, err.sql_state, err.message) if err else None,
+    )
+
+
+def _requires_tls(code: int, message: str) -> bool:
+    if code == _ER_SECURE_TRANSPORT_REQUIRED:
+        return True
+    low = message.lower()
+    return any(t in low for t in _REQUIRES_TLS_TEXTS)
+
+
+def _tls_facts(
+    conn: ConnectionState, server_certs: list[CertificateFacts], findings: list[Finding]
+) -> TlsFacts | None:
+    ch, sh = conn.client_hello, conn.server_hello
+    if ch is None and sh is None and not conn.alerts:
+        return None
+    version = tls.version_name(sh.selected_version) if sh else None
+    cipher = tls.cipher_suite_name(sh.cipher_suite) if sh else None
+    alerts = tuple(
+        Alert(
+            sender="client" if a.sender == "client" else "server",
+            level=None if a.level is None else ("fatal" if a.level == 2 else "warning"),
+            description=None if a.description is None else tls.alert_description_name(
+                a.description
+            ),
+            code=a.description,
+            encrypted=a.encrypted,
+        )
+        for a in conn.alerts
+    )
+    visible = conn.server_certificates is not None
+    if conn.tls13 and not visible:
+        findings.append(
+            finding(
+                "CERT_NOT_VISIBLE_TLS13",
+                "TLS 1.3 encrypts the server's Certificate, and no key log for this connection "
+                "was given, so the certificate cannot be seen in this capture.",
+                "Capture again with the client's TLS secrets: set SSLKEYLOGFILE=/path/keys.log "
+                "for Python, Node and Go clients (or an OpenSSL key-log preload library for "
+                "libmysqlclient and the mariadb CLI), then analyze with --keylog keys.log. "
+                "Or see the certificate directly: openssl s_client -starttls mysql -connect "
+                "HOST:PORT -showcerts.",
+            )
+        )
+    if conn.resumed:
+        findings.append(
+            finding(
+                "SESSION_RESUMED",
+                "The TLS session was resumed: the server sent no certificate on this "
+                "connection; the certificate was checked when the session was first made.",
+                "Look for the full handshake of an earlier connection to this server, or capture "
+                "a new connection with session resumption disabled.",
+            )
+        )
+    if sh is not None and sh.selected_version in _OLD_VERSIONS:
+        findings.append(
+            finding(
+                "OLD_TLS_VERSION",
+                f"The connection negotiated {version}, which current MySQL and MariaDB clients "
+                "no longer accept by default.",
+                "Enable TLS 1.2 or 1.3 on the server (tls_version / --tls-version).",
+            )
+        )
+    del server_certs
+    return TlsFacts(
+        version=version,
+        cipher_suite=cipher,
+        sni=ch.sni if ch else None,
+        alpn=ch.alpn if ch else (),
+        resumed=conn.resumed,
+        certificate_visible=visible,
+        decrypted=False,
+        alerts=alerts,
+    )
+
+
+def _outcome(conn: ConnectionState) -> Outcome:
+    tls_seen = conn.client_hello is not None or conn.server_hello is not None
+    if conn.server_error is not None and not tls_seen:
+        return "server-error"
+    if conn.handshake_response is not None:
+        return "plaintext"
+    if not tls_seen:
+        return "incomplete"
+    client_fatal = [
+        a for a in conn.alerts if a.sender == "client" and (a.level == 2 or a.level is None)
+    ]
+    if any(a.after_server_certificate for a in client_fatal):
+        return "client-rejected-certificate"
+    if conn.client_protected_records >= 2 and not client_fatal:
+        return "tls-established"
+    handshake_finished = conn.client_protected_records >= 1 and (
+        conn.tls13 or conn.client_ccs
+    )
+    if handshake_finished and (conn.client_fin or conn.client_rst):
+        return "closed-after-handshake"
+    return "incomplete"
+
+
+def _intended_host(conn: ConnectionState, options: AnalysisOptions) -> IntendedHost | None:
+    name = options.host_for(conn.server[0], conn.server[1])
+    if name is not None:
+        return IntendedHost(name=name, source="option")
+    if conn.client_hello is not None and conn.client_hello.sni:
+        return IntendedHost(name=conn.client_hello.sni, source="sni")
+    return None
+
+
+def _verdicts(
+    conn: ConnectionState,
+    server_certs: list[CertificateFacts],
+    intended: IntendedHost | None,
+    capture_time: datetime,
+    options: AnalysisOptions,
+    findings: list[Finding],
+) -> tuple[VerdictValue, VerdictValue]:
+    if not server_certs:
+        if conn.server_certificates is None and intended is None and conn.client_hello:
+            findings.append(_host_unknown())
+        return "unknown", "unknown"
+    leaf = server_certs[0]
+    ca: VerdictValue = "unknown"
+    # Dates are checked whatever the CA: an expired certificate fails every verifying mode.
+    not_before = datetime.fromisoformat(leaf.not_before.replace("Z", "+00:00"))
+    not_after = datetime.fromisoformat(leaf.not_after.replace("Z", "+00:00"))
+    if capture_time > not_after:
+        ca = "fail"
+        findings.append(
+            finding(
+                "EXPIRED",
+                f"The server's certificate expired on {leaf.not_after}, before this capture "
+                f"({iso_utc(conn.first_ts)}); every client refuses it with VERIFY_CA and above.",
+                "Install a renewed certificate on the server (ssl_cert) and restart or run "
+                "FLUSH SSL / ALTER INSTANCE RELOAD TLS.",
+            )
+        )
+    elif capture_time < not_before:
+        ca = "fail"
+        findings.append(
+            finding(
+                "NOT_YET_VALID",
+                f"The server's certificate is valid only from {leaf.not_before}, after this "
+                f"capture ({iso_utc(conn.first_ts)}).",
+                "Check the clocks of the server, the client and the CA; reissue the certificate "
+                "with a correct start date.",
+            )
+        )
+    elif (not_after - capture_time).days < _EXPIRES_SOON_DAYS:
+        findings.append(
+            finding(
+                "EXPIRES_SOON",
+                f"The server's certificate expires on {leaf.not_after}, "
+                f"{(not_after - capture_time).days} days after this capture.",
+                "Renew the certificate before it expires.",
+            )
+        )
+    if leaf.self_signed:
+        findings.append(
+            finding(
+                "SELF_SIGNED",
+                "The server's certificate is self-signed: only a client that has this very "
+                "certificate as its CA (--ssl-ca) accepts it with VERIFY_CA.",
+                "Use a certificate issued by a CA the clients trust, or distribute this "
+                "certificate to the clients as --ssl-ca.",
+            )
+        )
+    _key_findings(leaf, findings)
+
+    if intended is None:
+        findings.append(_host_unknown())
+        name_ok: bool | None = None
+    else:
+        match = hostname.check_host(
+            leaf.san_dns, leaf.san_ip, _leaf_cns(conn),
+            intended.name,
+        )
+        name_ok = match.matched
+        if not match.matched:
+            findings.append(
+                finding(
+                    "HOSTNAME_MISMATCH",
+                    f"The certificate does not name {intended.name!r} (from the "
+                    f"{_SOURCE_WORDS[intended.source]}): {match.reason}. Certificate names: "
+                    f"{_names(leaf)}.",
+                    "Connect using a name the certificate carries, or reissue the certificate "
+                    f"with {intended.name!r} as a DNS SAN (or IP SAN for an address).",
+                )
+            )
+            if match.wildcard_too_deep:
+                findings.append(
+                    finding(
+                        "WILDCARD_DEPTH",
+                        f"A wildcard SAN would match {intended.name!r} with one label less: a "
+                        "wildcard covers exactly one label.",
+                        "Add the full name, or a wildcard at the right depth, as a SAN.",
+                    )
+                )
+            if hostname.is_ip_literal(intended.name) and not leaf.san_ip:
+                findings.append(
+                    finding(
+                        "IP_NOT_IN_SAN",
+                        f"The client connected to the IP address {intended.name}, and the "
+                        "certificate has no IP SAN; names and the CN never match an address.",
+                        "Connect by a DNS name the certificate carries, or add the address as "
+                        "an IP SAN.",
+                    )
+                )
+        if match.matched_by == "cn":
+            findings.append(
+                finding(
+                    "CN_ONLY_NO_SAN",
+                    f"{intended.name!r} matches only the subject CN: the certificate has no DNS "
+                    "SAN. Go clients (and RFC 6125) ignore the CN and will refuse it.",
+                    "Reissue the certificate with the name as a subjectAltName DNS entry.",
+                )
+            )
+    identity: VerdictValue
+    if ca == "fail" or name_ok is False:
+        identity = "fail"
+    elif ca == "pass" and name_ok:
+        identity = "pass"
+    else:
+        identity = "unknown"
+    return ca, identity
+
+
+def _leaf_cns(conn: ConnectionState) -> list[str]:
+    assert conn.server_certificates
+    return certs.subject_common_names(conn.server_certificates[0])
+
+
+_SOURCE_WORDS = {
+    "option": "--host option",
+    "sni": "client's SNI",
+    "dns": "DNS answer in the capture",
+    "hosts-file": "hosts file",
+}
+
+
+def _names(leaf: CertificateFacts) -> str:
+    parts = [f"DNS:{n}" for n in leaf.san_dns] + [f"IP:{n}" for n in leaf.san_ip]
+    if leaf.subject_cn:
+        parts.append(f"CN={leaf.subject_cn}")
+    return ", ".join(parts) if parts else "none"
+
+
+def _host_unknown() -> Finding:
+    return finding(
+        "INTENDED_HOST_UNKNOWN",
+        "The name the client meant to reach is not in the capture (no SNI), so "
+        "VERIFY_IDENTITY cannot be judged.",
+        "Give it: --host NAME, or --host SERVER_IP=NAME for one server.",
+    )
+
+
+def _key_findings(leaf: CertificateFacts, findings: list[Finding]) -> None:
+    kind, _, size = leaf.public_key.partition(" ")
+    if kind in ("RSA", "DSA") and size.isdigit() and int(size) < _MIN_RSA_BITS:
+        findings.append(
+            finding(
+                "WEAK_KEY",
+                f"The server's key is {leaf.public_key}: under {_MIN_RSA_BITS} bits, OpenSSL 3 "
+                "at its default security level refuses it.",
+                "Reissue the certificate with an RSA 2048+ or EC P-256+ key.",
+            )
+        )
+    sig = leaf.signature_algorithm.lower()
+    if any(w in sig for w in _WEAK_SIGNATURE_WORDS):
+        findings.append(
+            finding(
+                "WEAK_SIGNATURE",
+                f"The server's certificate is signed with {leaf.signature_algorithm}, which "
+                "OpenSSL 3 rejects at its default security level.",
+                "Reissue the certificate signed with SHA-256 or better.",
+            )
+        )
+
+
+def _outcome_findings(conn: ConnectionState, outcome: Outcome, findings: list[Finding]) -> None:
+    if outcome == "client-rejected-certificate":
+        alert = next(
+            a for a in conn.alerts
+            if a.sender == "client" and (a.level == 2 or a.level is None)
+        )
+        what = (
+            tls.alert_description_name(alert.description)
+            if alert.description is not None
+            else "an encrypted alert"
+        )
+        findings.append(
+            finding(
+                "CLIENT_REJECTED_CERT",
+                f"The client refused the server's certificate during the handshake ({what}).",
+                _REJECT_REMEDY.get(what, "See the verdicts and findings above for the cause."),
+            )
+        )
+    elif outcome == "closed-after-handshake":
+        findings.append(
+            finding(
+                "CLOSED_AFTER_HANDSHAKE",
+                "The client completed the TLS handshake and closed the connection without "
+                "logging in: MariaDB Connector/C, PHP mysqlnd and Node check the name after the "
+                "handshake, so this is how they refuse a certificate.",
+                "Check the name verdicts above; the client's own log names the cause.",
+            )
+        )
+
+
+_REJECT_REMEDY = {
+    "unknown_ca": "The client does not trust the CA that issued the certificate: give the "
+    "client the right CA (--ssl-ca) or install a certificate from a CA it trusts.",
+    "certificate_expired": "Renew the server's certificate.",
+    "bad_certificate": "Often the name check: compare the certificate's names with the host the "
+    "client used (see the verdicts).",
+}
+
+
+def _stream_findings(conn: ConnectionState, findings: list[Finding]) -> None:
+    for sender, offset, length in conn.gaps[:1]:
+        findings.append(
+            finding(
+                "STREAM_GAP",
+                f"{length} bytes from the {sender} are missing from the capture at stream "
+                f"offset {offset}; the {sender}'s side could not be followed past them.",
+                "Capture again closer to the client or server, with a larger buffer "
+                "(tcpdump -B 65536) so the kernel does not drop packets.",
+            )
+        )
+    for sender in conn.truncated[:1]:
+        findings.append(
+            finding(
+                "TRUNCATED_CAPTURE",
+                f"The capture's snap length cut the {sender}'s packets, so the handshake "
+                "could not be read whole.",
+                "Capture again with the full packet length: tcpdump -s 0 (or dumpcap -s 0).",
+            )
+        )
+    for sender, what in conn.malformed[:3]:
+        findings.append(
+            finding(
+                "MALFORMED",
+                f"The {sender}'s bytes break the protocol: {what}.",
+                "The rest of the connection could not be parsed; if this repeats, capture again "
+                "and check the device between client and server.",
+            )
+        )
+    if conn.server_chain_capped:
+        findings.append(
+            finding(
+                "MALFORMED",
+                "The server sent more certificates than the limit; only the first were read.",
+                "A real server sends a handful of certificates: check the server's ssl_cert file.",
+            )
+        )

@@ -1,0 +1,204 @@
+"""The connection table: which TCP segments belong to which MySQL connection.
+
+A flow becomes a tracked connection when
+- it is on a MySQL port (3306 and `--port`s): a SYN tells who is the client; without a SYN the
+  side on the MySQL port is the server; or
+- on any other port, the first payload from one side starts like a MySQL greeting
+  (`starts_like_mysql_greeting`): that side is the server.
+
+Hot path: every segment costs one dictionary lookup; a segment of a connection whose handshake
+is done costs nothing more, and none of its bytes reach reassembly. A flow on another port is
+sniffed only while it has not been classified; non-MySQL flows are remembered in a bounded set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from ipaddress import ip_address
+
+from capture_tls.analysis.connection import ConnectionState
+from capture_tls.limits import DEFAULT_LIMITS, Limits
+from capture_tls.protocols.mysql import starts_like_mysql_greeting
+
+__all__ = ["ConnectionTracker", "FlowKey"]
+
+# (src addr bytes, src port, dst addr bytes, dst port)
+FlowKey = tuple[bytes, int, bytes, int]
+
+_SYN = 0x02
+_ACK = 0x10
+_FIN = 0x01
+_RST = 0x04
+# Flows on other ports remembered as "not MySQL" before the set is cleared and re-learned.
+_MAX_NOT_MYSQL_FLOWS = 65_536
+# How often (in segments) idle connections are looked for.
+_EXPIRY_SWEEP_EVERY = 65_536
+
+
+def _addr(raw: bytes) -> str:
+    return str(ip_address(raw))
+
+
+class _Entry:
+    """A tracked connection and the direction of the key that maps to it."""
+
+    __slots__ = ("conn", "from_client")
+
+    def __init__(self, conn: ConnectionState, from_client: bool) -> None:
+        self.conn = conn
+        self.from_client = from_client
+
+
+class ConnectionTracker:
+    """Feeds segments to their connection; hands each finished connection to `on_done`."""
+
+    def __init__(
+        self,
+        ports: Iterable[int],
+        on_done: Callable[[ConnectionState], None],
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self.ports = frozenset(ports)
+        self.limits = limits
+        self._on_done = on_done
+        self._table: dict[FlowKey, _Entry] = {}
+        self._not_mysql: set[FlowKey] = set()
+        self._segments = 0
+        self.created = 0  # connections numbered in order of their first packet
+        self.connections_dropped_at_limit = 0
+        self.segments_after_done = 0
+
+    @property
+    def tracked(self) -> int:
+        return len({id(e.conn) for e in self._table.values()})
+
+    def segment(self, ts: float, src: bytes, sport: int, dst: bytes, dport: int, seq: int,
+                flags: int, payload: bytes, truncated: bool) -> None:
+        key = (src, sport, dst, dport)
+        entry = self._table.get(key)
+        if entry is not None:
+            conn = entry.conn
+            if conn.done:
+                if flags & _SYN and not flags & _ACK and entry.from_client:
+                    self._forget(conn)  # the same ports, a new connection
+                else:
+                    self.segments_after_done += 1
+                    if flags & (_FIN | _RST):
+                        self._forget(conn)
+                    return
+            else:
+                if flags & _SYN and not flags & _ACK and entry.from_client and (
+                    conn.c2s.delivered_bytes or conn.client_fin or conn.client_rst
+                ):
+                    self._finish(conn)
+                else:
+                    self._feed(conn, ts, entry.from_client, seq, flags, payload, truncated)
+                    return
+        self._segments += 1
+        if self._segments % _EXPIRY_SWEEP_EVERY == 0:
+            self.expire_idle(ts)
+        # A new flow.
+        if flags & _SYN and not flags & _ACK:
+            client_side = True  # the sender of a SYN is the client
+        elif flags & _SYN:
+            client_side = False
+        elif dport in self.ports and sport not in self.ports:
+            client_side = True
+        elif sport in self.ports and dport not in self.ports:
+            client_side = False
+        elif dport in self.ports:
+            client_side = dport < sport or sport not in self.ports
+        elif not payload:
+            return
+        elif key in self._not_mysql:
+            return
+        elif starts_like_mysql_greeting(payload):
+            client_side = False
+        else:
+            if len(self._not_mysql) >= _MAX_NOT_MYSQL_FLOWS:
+                self._not_mysql.clear()
+            self._not_mysql.add(key)
+            return
+        if not (flags & _SYN) and not payload:
+            return  # a pure ACK or FIN never opens a connection
+        if (
+            flags & _SYN
+            and dport not in self.ports
+            and sport not in self.ports
+        ):
+            return  # a SYN on another port: wait for the greeting
+        if len(self._table) >= 2 * self.limits.max_connections_tracked:
+            self.expire_idle(ts)
+            if len(self._table) >= 2 * self.limits.max_connections_tracked:
+                self.connections_dropped_at_limit += 1
+                return
+        if client_side:
+            client, server = (src, sport), (dst, dport)
+        else:
+            client, server = (dst, dport), (src, sport)
+        conn = ConnectionState(
+            limits=self.limits,
+            client=(_addr(client[0]), client[1]),
+            server=(_addr(server[0]), server[1]),
+            first_ts=ts,
+        )
+        self.created += 1
+        conn.number = self.created
+        ckey = (client[0], client[1], server[0], server[1])
+        skey = (server[0], server[1], client[0], client[1])
+        self._table[ckey] = _Entry(conn, True)
+        self._table[skey] = _Entry(conn, False)
+        self._feed(conn, ts, client_side, seq, flags, payload, truncated)
+
+    def _feed(self, conn: ConnectionState, ts: float, from_client: bool, seq: int, flags: int,
+              payload: bytes, truncated: bool) -> None:
+        try:
+            conn.segment(ts, from_client, seq, flags, payload, truncated)
+        except Exception as exc:  # not the project's own: a bug, reported, never fatal
+            conn.internal_errors.append(f"{type(exc).__name__}: {exc}")
+            conn.finish_now()
+        if conn.done:
+            self._report(conn)
+
+    def expire_idle(self, now: float) -> None:
+        """Finish connections whose last segment is older than the idle timeout."""
+        limit = now - self.limits.idle_timeout_seconds
+        stale = {id(e.conn): e.conn for e in self._table.values() if e.conn.last_ts < limit}
+        for conn in stale.values():
+            if conn.done:
+                self._forget(conn)
+            else:
+                self._finish(conn)
+
+    def finish_all(self) -> None:
+        """End of input: every connection still in handshake is finished now."""
+        conns = {id(e.conn): e.conn for e in self._table.values()}
+        for conn in conns.values():
+            if not conn.done:
+                self._finish(conn)
+        self._table.clear()
+
+    def _finish(self, conn: ConnectionState) -> None:
+        try:
+            conn.finish()
+        except Exception as exc:  # not the project's own: a bug, reported, never fatal
+            conn.internal_errors.append(f"{type(exc).__name__}: {exc}")
+            conn.finish_now()
+        self._report(conn)
+        self._forget(conn)
+
+    def _report(self, conn: ConnectionState) -> None:
+        if conn.has_handshake_evidence():
+            self._on_done(conn)
+
+    def _forget(self, conn: ConnectionState) -> None:
+        for key in self._keys(conn):
+            entry = self._table.get(key)
+            if entry is not None and entry.conn is conn:
+                del self._table[key]
+
+    @staticmethod
+    def _keys(conn: ConnectionState) -> tuple[FlowKey, FlowKey]:
+        c = ip_address(conn.client[0]).packed
+        s = ip_address(conn.server[0]).packed
+        return (c, conn.client[1], s, conn.server[1]), (s, conn.server[1], c, conn.client[1])
