@@ -13,6 +13,7 @@ from typing import IO
 import click
 
 from capture_tls import __version__
+from capture_tls.analysis.intended_host import HostsFile, HostsFileError
 from capture_tls.analysis.model import (
     ConnectionReport,
     InputSummary,
@@ -114,6 +115,9 @@ def cli() -> None:
               help="The client family for the headline verdict.")
 @click.option("--ca", "ca_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="PEM bundle of trusted CAs, like the client's --ssl-ca.")
+@click.option("--hosts-file", "hosts_file", type=click.Path(exists=True, dir_okay=False),
+              default=None, help="hosts(5) file naming server addresses (used after --host, "
+                                 "SNI and DNS answers in the capture).")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, writable=True),
               default=None, help="Write the report to this file instead of standard output.")
 @click.option("--width", type=click.IntRange(40, 400), default=None,
@@ -129,6 +133,7 @@ def analyze(
     ports: tuple[int, ...],
     client_family: str | None,
     ca_file: str | None,
+    hosts_file: str | None,
     output: str | None,
     width: int | None,
     color: bool | None,
@@ -146,7 +151,14 @@ def analyze(
                 ca_pem = f.read()
         except OSError as exc:
             raise click.UsageError(f"--ca {ca_file}: {exc.strerror}") from None
+    hosts_table: HostsFile | None = None
+    if hosts_file is not None:
+        try:
+            hosts_table = HostsFile.load(hosts_file)
+        except HostsFileError as exc:
+            raise click.UsageError(f"--hosts-file {exc}") from None
     options = AnalysisOptions(
+        hosts_file=hosts_table,
         ports=frozenset({DEFAULT_MYSQL_PORT, *ports}),
         hosts=rules,
         client_family=client_family,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 
+from capture_tls.analysis.intended_host import HostsFile
 from capture_tls.errors import CaptureTlsError
 from capture_tls.limits import DEFAULT_LIMITS, Limits
 
@@ -78,6 +79,7 @@ class AnalysisOptions:
     hosts: tuple[HostRule, ...] = ()
     client_family: str | None = None
     ca_pem: bytes | None = None  # --ca FILE contents
+    hosts_file: HostsFile | None = None
     limits: Limits = field(default=DEFAULT_LIMITS)
 
     def host_for(self, ip: str, port: int) -> str | None:

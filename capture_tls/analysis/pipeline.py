@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import hashlib
 import os
+from ipaddress import ip_address
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from capture_tls.analysis.connection import ConnectionState
+from capture_tls.analysis.intended_host import DnsCache
 from capture_tls.analysis.model import ConnectionReport, InputSummary, InputWarning
 from capture_tls.analysis.options import AnalysisOptions
 from capture_tls.analysis.report_builder import build_report, iso_utc
 from capture_tls.analysis.tracker import ConnectionTracker
 from capture_tls.errors import CaptureTlsError, InputError
+from capture_tls.protocols.dns import parse_dns_response, parse_dns_tcp_segment
 from capture_tls.sources.captures import open_capture
 from capture_tls.sources.frames import LINK_TYPE_NAMES, decode_frame
 
 __all__ = ["InputResult", "analyze_file", "file_sha256"]
 
 _TCP = 6
+_UDP = 17
+_DNS_PORT = 53
 
 
 @dataclass
@@ -76,10 +81,10 @@ def analyze_file(
     def done(conn: ConnectionState) -> None:
         conn_id = f"{index}:{conn.number}"
         try:
-            report = build_report(conn, conn_id, options)
+            report = build_report(conn, conn_id, options, dns)
         except CaptureTlsError as exc:
             conn.malformed.append(("capture", str(exc)))
-            report = build_report(conn, conn_id, options)
+            report = build_report(conn, conn_id, options, dns)
         except Exception as exc:  # a bug: reported as INTERNAL_ERROR, never fatal
             result.internal_errors.append(f"{conn_id}: {type(exc).__name__}: {exc}")
             return
@@ -88,9 +93,11 @@ def analyze_file(
         if on_connection is not None:
             on_connection(report)
 
+    dns = DnsCache(options.limits.max_dns_records)
     tracker = ConnectionTracker(options.ports, done, options.limits)
     segment = tracker.segment
     malformed = 0
+    malformed_dns = 0
     try:
         for _ts, link_type, frame, _wirelen in reader.frames():
             try:
@@ -98,10 +105,17 @@ def analyze_file(
             except CaptureTlsError:
                 malformed += 1
                 continue
-            if seg is None or seg[3] != _TCP:
+            if seg is None:
                 continue
-            _v, src, dst, _p, sport, dport, seq, _ack, flags, payload, truncated = seg
-            segment(_ts, src, sport, dst, dport, seq, flags, payload, truncated)
+            _v, src, dst, proto, sport, dport, seq, _ack, flags, payload, truncated = seg
+            if sport == _DNS_PORT and payload:
+                if _dns_answer(dns, _ts, proto, dst, payload):
+                    continue
+                malformed_dns += 1
+                if proto != _TCP:
+                    continue
+            if proto == _TCP:
+                segment(_ts, src, sport, dst, dport, seq, flags, payload, truncated)
         tracker.finish_all()
     finally:
         reader.close()
@@ -125,6 +139,12 @@ def analyze_file(
                          f"{malformed} packets have link, IP or TCP headers that do not fit "
                          "their lengths; they were skipped.", malformed, path)
         )
+    if malformed_dns:
+        result.warnings.append(
+            InputWarning("MALFORMED_PACKETS",
+                         f"{malformed_dns} packets from port 53 are not DNS messages; they were "
+                         "not used to find the intended host.", malformed_dns, path)
+        )
     if tracker.connections_dropped_at_limit:
         result.warnings.append(
             InputWarning("LIMIT_REACHED",
@@ -141,3 +161,16 @@ def analyze_file(
         )
     result.connections.sort(key=lambda c: (c.first_seen_ts, c.client.ip, c.client.port))
     return result
+
+
+def _dns_answer(dns: DnsCache, ts: float, proto: int, client: bytes, payload: bytes) -> bool:
+    """Remember the resolutions of one DNS response. False when it is not DNS."""
+    try:
+        found = parse_dns_response(payload) if proto == _UDP else parse_dns_tcp_segment(payload)
+    except CaptureTlsError:
+        return False
+    if found:
+        client_ip = str(ip_address(client))
+        for resolution in found:
+            dns.add(ts, client_ip, resolution)
+    return True

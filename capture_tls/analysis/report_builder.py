@@ -12,6 +12,7 @@ from capture_tls.analysis import certificates as certs
 from capture_tls.analysis import hostname
 from capture_tls.analysis.connection import ConnectionState
 from capture_tls.analysis.findings import finding
+from capture_tls.analysis.intended_host import DnsCache, choose_intended_host
 from capture_tls.analysis.model import (
     Alert,
     CertificateFacts,
@@ -52,7 +53,9 @@ def iso_utc(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def build_report(conn: ConnectionState, conn_id: str, options: AnalysisOptions) -> ConnectionReport:
+def build_report(
+    conn: ConnectionState, conn_id: str, options: AnalysisOptions, dns: DnsCache | None = None
+) -> ConnectionReport:
     findings: list[Finding] = []
     capture_time = datetime.fromtimestamp(conn.first_ts, UTC)
 
@@ -63,7 +66,15 @@ def build_report(conn: ConnectionState, conn_id: str, options: AnalysisOptions) 
     tls_facts = _tls_facts(conn, server_certs, findings)
     outcome = _outcome(conn)
 
-    intended = _intended_host(conn, options)
+    intended = choose_intended_host(
+        options.host_for(conn.server[0], conn.server[1]),
+        conn.client_hello.sni if conn.client_hello else None,
+        conn.client[0],
+        conn.server[0],
+        conn.first_ts,
+        dns,
+        options.hosts_file,
+    )
     verify_ca, verify_identity = _verdicts(
         conn, server_certs, intended, capture_time, options, findings
     )
@@ -243,15 +254,6 @@ def _outcome(conn: ConnectionState) -> Outcome:
     return "incomplete"
 
 
-def _intended_host(conn: ConnectionState, options: AnalysisOptions) -> IntendedHost | None:
-    name = options.host_for(conn.server[0], conn.server[1])
-    if name is not None:
-        return IntendedHost(name=name, source="option")
-    if conn.client_hello is not None and conn.client_hello.sni:
-        return IntendedHost(name=conn.client_hello.sni, source="sni")
-    return None
-
-
 def _verdicts(
     conn: ConnectionState,
     server_certs: list[CertificateFacts],
@@ -321,6 +323,22 @@ def _verdicts(
             intended.name,
         )
         name_ok = match.matched
+        target_matches = [
+            n for n in intended.cname_chain[1:]
+            if hostname.check_host(leaf.san_dns, leaf.san_ip, _leaf_cns(conn), n).matched
+        ] if not match.matched else []
+        if target_matches:
+            findings.append(
+                finding(
+                    "MATCHES_CNAME_TARGET_ONLY",
+                    f"The client asked for {intended.name!r}, which DNS resolved through the "
+                    f"CNAME chain {' -> '.join(intended.cname_chain)}; the certificate names "
+                    f"the CNAME target {target_matches[0]!r}, not the name the client used, so "
+                    "VERIFY_IDENTITY fails while VERIFY_CA can pass.",
+                    f"Either connect by the name the certificate carries ({target_matches[0]}), "
+                    f"or reissue the certificate with {intended.name!r} as a DNS SAN.",
+                )
+            )
         if not match.matched:
             findings.append(
                 finding(
