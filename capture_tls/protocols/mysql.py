@@ -327,9 +327,7 @@ def _cstring_or_rest(r: ByteReader, what: str) -> bytes:
 def parse_client_first_packet(payload: bytes) -> SslRequest | HandshakeResponse41:
     """The client's first packet: a 32-byte SSLRequest or a HandshakeResponse41."""
     if len(payload) < _SSL_REQUEST_BYTES:
-        raise ProtocolError(
-            f"client's first packet has {len(payload)} bytes, at least 32 expected"
-        )
+        raise ProtocolError(f"client's first packet has {len(payload)} bytes, at least 32 expected")
     r = ByteReader(payload)
     capabilities = r.le(4, "client capability flags")
     if not capabilities & CLIENT_PROTOCOL_41:
