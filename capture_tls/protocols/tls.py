@@ -1,17 +1,58 @@
-"""TLS handshake framing and message parsing. INTERFACE STUB: to be implemented.
+"""TLS handshake framing and message parsing (sans-I/O).
 
-Theory of operation: (to be written with the implementation; RFC 5246 section 6.2 records,
-section 7.4 handshake; RFC 8446 section 4; RFC 6066 SNI; RFC 7301 ALPN.)
+Theory of operation
+-------------------
+Three layers, each with one job, in the manner of h11 (bytes in, events out, "need more data"
+is the `NEED_DATA` return value, errors are `ProtocolError`):
+
+1. Records (RFC 5246 section 6.2.1, RFC 8446 section 5.1). `TlsStream` frames one direction's
+   bytes into records: content type (20 change_cipher_spec, 21 alert, 22 handshake,
+   23 application_data, 24 heartbeat), a legacy version whose major byte is 3, a 2-byte length
+   of at most 2^14 + 2048 (the TLSCiphertext bound of RFC 5246; RFC 8446 allows only
+   2^14 + 256). A bad header raises as soon as its 5 bytes are there, before any body is
+   buffered. A first byte with the high bit set is an SSLv2-compatible ClientHello
+   (RFC 5246 appendix E.2); it is reported as a `ProtocolError`, not parsed.
+2. Handshake messages (RFC 5246 section 7.4, RFC 8446 section 4). The bodies of handshake
+   records are a byte stream of their own: a message may span records (and TCP segments), a
+   record may hold several messages. `HandshakeReassembler` cuts that stream into
+   (msg_type, body) pairs, refusing a 4-byte header that declares more than
+   `Limits.max_handshake_message_bytes` before buffering the body. A later decryption layer
+   feeds the plaintext of TLS 1.3 encrypted handshake records into its own reassembler.
+3. Message bodies. `parse_client_hello`, `parse_server_hello`, `parse_certificate`,
+   `parse_certificate_request` turn one body into a frozen event; other message types become
+   `HandshakeMessage(msg_type, length)`. ClientHello keeps its raw extensions and reads SNI
+   (RFC 6066 section 3), ALPN (RFC 7301) and supported_versions (RFC 8446 section 4.2.1).
+   ServerHello reports the selected version (supported_versions when present) and whether it
+   is a HelloRetryRequest (RFC 8446 section 4.1.3: the special random value). Certificate
+   has two forms: TLS <= 1.2 (RFC 5246 section 7.4.2: a list of DER certificates) and TLS 1.3
+   (RFC 8446 section 4.4.2: a request context, then entries of DER + extensions).
+
+What this stream cannot read: in TLS <= 1.2 everything after this direction's
+ChangeCipherSpec is encrypted (the Finished message, alerts, application data) and becomes
+`EncryptedRecord`. In TLS 1.3 (the caller calls `set_tls13()` once the ServerHello chose it)
+every protected record has the outer type 23 (application_data) and becomes
+`EncryptedRecord`; the ChangeCipherSpec records of middlebox compatibility mode
+(RFC 8446 appendix D.4) change nothing, and plaintext handshake records (ServerHello,
+HelloRetryRequest, a second ClientHello) and plaintext alerts are still parsed.
+
+Messages are parsed lazily, one per `next_event()`: the caller sees ServerHello and can call
+`set_tls13()` before the next message of the same record is read.
 """
 
 from __future__ import annotations
 
+import re
+from collections import deque
 from dataclasses import dataclass
+from typing import Final
 
+from capture_tls.bytereader import ByteReader
+from capture_tls.errors import ProtocolError
 from capture_tls.limits import DEFAULT_LIMITS, Limits
 from capture_tls.protocols.mysql import NEED_DATA, NeedData
 
 __all__ = [
+    "HELLO_RETRY_REQUEST_RANDOM",
     "NEED_DATA",
     "Alert",
     "Certificate",
@@ -20,15 +61,54 @@ __all__ = [
     "ClientHello",
     "EncryptedRecord",
     "HandshakeMessage",
+    "HandshakeReassembler",
     "NeedData",
     "ServerHello",
     "TlsEvent",
     "TlsStream",
     "alert_description_name",
     "cipher_suite_name",
+    "parse_certificate",
+    "parse_certificate_request",
+    "parse_client_hello",
+    "parse_handshake_message",
+    "parse_server_hello",
     "starts_like_tls_record",
     "version_name",
 ]
+
+# Record content types (RFC 8446 section 5.1, RFC 6520 for heartbeat).
+CONTENT_CHANGE_CIPHER_SPEC: Final = 20
+CONTENT_ALERT: Final = 21
+CONTENT_HANDSHAKE: Final = 22
+CONTENT_APPLICATION_DATA: Final = 23
+CONTENT_HEARTBEAT: Final = 24
+
+# Handshake message types this module parses (RFC 8446 section 4).
+HANDSHAKE_CLIENT_HELLO: Final = 1
+HANDSHAKE_SERVER_HELLO: Final = 2
+HANDSHAKE_CERTIFICATE: Final = 11
+HANDSHAKE_CERTIFICATE_REQUEST: Final = 13
+
+# Extensions this module reads.
+EXT_SERVER_NAME: Final = 0
+EXT_ALPN: Final = 16
+EXT_SUPPORTED_VERSIONS: Final = 43
+
+_RECORD_HEADER_BYTES: Final = 5
+_HANDSHAKE_HEADER_BYTES: Final = 4
+# RFC 5246 6.2.3: TLSCiphertext.length MUST NOT exceed 2^14 + 2048.
+MAX_RECORD_FRAGMENT_BYTES: Final = 2**14 + 2048
+# RFC 8446 5.2: an AEAD record is at most 2^14 + 256; what EncryptedRecord keeps.
+_MAX_KEPT_FRAGMENT_BYTES: Final = 2**14 + 256
+# Consumed bytes kept in front of a receive buffer before it is compacted.
+_COMPACT_AFTER_BYTES: Final = 64 * 1024
+
+# RFC 8446 4.1.3: a ServerHello with this random is a HelloRetryRequest (SHA-256 of
+# "HelloRetryRequest").
+HELLO_RETRY_REQUEST_RANDOM: Final = bytes.fromhex(
+    "CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +186,64 @@ TlsEvent = (
 )
 
 
+class HandshakeReassembler:
+    """Cuts a stream of handshake-record bodies into handshake messages (sans-I/O).
+
+    `receive_fragment(data)` appends the body of one handshake record (plaintext, or the
+    decrypted inner plaintext of a TLS 1.3 record); `next_message()` returns
+    `(msg_type, body)` or `NEED_DATA`. A header declaring more than
+    `limits.max_handshake_message_bytes` raises `ProtocolError` as soon as its 4 bytes are
+    there; after that the reassembler stays broken. Draining `next_message()` after each
+    fragment keeps the buffer below one message plus one record.
+    """
+
+    __slots__ = ("_buf", "_error", "_max_message", "_pos")
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+        self._max_message = limits.max_handshake_message_bytes
+        self._error: ProtocolError | None = None
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes of a message not yet complete (0 on a message boundary)."""
+        return len(self._buf) - self._pos
+
+    def receive_fragment(self, data: bytes | bytearray | memoryview) -> None:
+        if self._error is not None:
+            raise self._error
+        self._buf += data
+
+    def next_message(self) -> tuple[int, bytes] | NeedData:
+        if self._error is not None:
+            raise self._error
+        buf = self._buf
+        pos = self._pos
+        if len(buf) - pos < _HANDSHAKE_HEADER_BYTES:
+            return NEED_DATA
+        length = (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]
+        if length > self._max_message:
+            self._error = ProtocolError(
+                f"handshake message type {buf[pos]} declares {length} bytes, "
+                f"limit is {self._max_message}"
+            )
+            raise self._error
+        end = pos + _HANDSHAKE_HEADER_BYTES + length
+        if len(buf) < end:
+            return NEED_DATA
+        message = (buf[pos], bytes(buf[pos + _HANDSHAKE_HEADER_BYTES : end]))
+        if end >= len(buf):
+            buf.clear()
+            self._pos = 0
+        elif end >= _COMPACT_AFTER_BYTES:
+            del buf[:end]
+            self._pos = 0
+        else:
+            self._pos = end
+        return message
+
+
 class TlsStream:
     """One direction of a TLS connection, sans-I/O.
 
@@ -116,36 +254,804 @@ class TlsStream:
     `tls13` must be set by the caller (`set_tls13()`) once the ServerHello chose TLS 1.3:
     from then on handshake records of content type 23 are EncryptedRecord events.
     After a ChangeCipherSpec in TLS <= 1.2 this direction's records are encrypted.
+
+    The stream holds whatever it is given until `next_event` frames it: the caller bounds
+    what it feeds (the reassembly layer's per-half-stream limit).
     """
 
+    __slots__ = (
+        "_buf",
+        "_encrypted",
+        "_error",
+        "_handshake",
+        "_limits",
+        "_pending",
+        "_pos",
+        "_records_seen",
+        "_tls13",
+    )
+
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
-        raise NotImplementedError
+        self._buf = bytearray()
+        self._pos = 0
+        self._limits = limits
+        self._handshake = HandshakeReassembler(limits)
+        self._pending: deque[Alert] = deque()
+        self._encrypted = False  # after this direction's ChangeCipherSpec (TLS <= 1.2)
+        self._tls13 = False
+        self._records_seen = 0
+        self._error: ProtocolError | None = None
+
+    @property
+    def tls13(self) -> bool:
+        return self._tls13
+
+    @property
+    def encrypted(self) -> bool:
+        """True once this direction sent ChangeCipherSpec in TLS <= 1.2."""
+        return self._encrypted
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes received and not yet turned into events: a record or a handshake message cut
+        short (by the end of the capture, or by a gap)."""
+        return len(self._buf) - self._pos + self._handshake.buffered_bytes
 
     def receive_data(self, data: bytes) -> None:
-        raise NotImplementedError
-
-    def next_event(self) -> TlsEvent | NeedData:
-        raise NotImplementedError
+        if self._error is not None:
+            raise self._error
+        self._buf += data
 
     def set_tls13(self) -> None:
-        raise NotImplementedError
+        self._tls13 = True
+        # In TLS 1.3 a ChangeCipherSpec is only middlebox camouflage: if one was seen before
+        # the caller knew the version, it changed nothing.
+        self._encrypted = False
+
+    def next_event(self) -> TlsEvent | NeedData:
+        if self._error is not None:
+            raise self._error
+        try:
+            return self._next_event()
+        except ProtocolError as exc:
+            self._error = exc
+            raise
+
+    def _next_event(self) -> TlsEvent | NeedData:
+        while True:
+            if self._pending:
+                return self._pending.popleft()
+            message = self._handshake.next_message()
+            if not isinstance(message, NeedData):
+                return parse_handshake_message(
+                    message[0], message[1], tls13=self._tls13, limits=self._limits
+                )
+            event = self._next_record()
+            if event is not None:
+                return event
+
+    def _next_record(self) -> TlsEvent | NeedData | None:
+        """Frame and dispatch one record: an event, NEED_DATA, or None when the record only
+        fed the handshake reassembler (or held several alerts, now pending)."""
+        buf = self._buf
+        pos = self._pos
+        available = len(buf) - pos
+        if available < 1:
+            return NEED_DATA
+        content_type = buf[pos]
+        if not CONTENT_CHANGE_CIPHER_SPEC <= content_type <= CONTENT_HEARTBEAT:
+            if content_type & 0x80 and self._records_seen == 0:
+                raise ProtocolError("SSLv2-compatible ClientHello is not supported")
+            raise ProtocolError(f"unknown TLS record content type {content_type}")
+        if available < 2:
+            return NEED_DATA
+        if buf[pos + 1] != 3:
+            raise ProtocolError(f"TLS record version major byte {buf[pos + 1]}, expected 3")
+        if available < _RECORD_HEADER_BYTES:
+            return NEED_DATA
+        version = (buf[pos + 1] << 8) | buf[pos + 2]
+        length = (buf[pos + 3] << 8) | buf[pos + 4]
+        if length > MAX_RECORD_FRAGMENT_BYTES:
+            raise ProtocolError(
+                f"TLS record declares {length} bytes, limit is {MAX_RECORD_FRAGMENT_BYTES}"
+            )
+        end = pos + _RECORD_HEADER_BYTES + length
+        if len(buf) < end:
+            return NEED_DATA
+        start = pos + _RECORD_HEADER_BYTES
+        self._records_seen += 1
+
+        if (
+            self._encrypted
+            or content_type == CONTENT_APPLICATION_DATA
+            or content_type == CONTENT_HEARTBEAT
+        ):
+            kept_end = min(end, start + _MAX_KEPT_FRAGMENT_BYTES)
+            record = EncryptedRecord(content_type, version, bytes(buf[start:kept_end]))
+            self._consume_to(end)
+            return record
+        if content_type == CONTENT_HANDSHAKE:
+            if length == 0:
+                raise ProtocolError("empty handshake record")
+            with memoryview(buf) as view, view[start:end] as fragment:
+                self._handshake.receive_fragment(fragment)
+            self._consume_to(end)
+            return None
+        if content_type == CONTENT_CHANGE_CIPHER_SPEC:
+            if length != 1 or buf[start] != 1:
+                raise ProtocolError("malformed ChangeCipherSpec record")
+            if not self._tls13:
+                if self._handshake.buffered_bytes:
+                    raise ProtocolError("ChangeCipherSpec in the middle of a handshake message")
+                self._encrypted = True
+            self._consume_to(end)
+            return ChangeCipherSpec()
+        # CONTENT_ALERT
+        if length == 0 or length % 2:
+            raise ProtocolError(f"alert record of {length} bytes")
+        for i in range(start, end, 2):
+            self._pending.append(Alert(buf[i], buf[i + 1]))
+        self._consume_to(end)
+        return None
+
+    def _consume_to(self, end: int) -> None:
+        if end >= len(self._buf):
+            self._buf.clear()
+            self._pos = 0
+        elif end >= _COMPACT_AFTER_BYTES:
+            del self._buf[:end]
+            self._pos = 0
+        else:
+            self._pos = end
+
+
+def parse_handshake_message(
+    msg_type: int, body: bytes, *, tls13: bool = False, limits: Limits = DEFAULT_LIMITS
+) -> ClientHello | ServerHello | Certificate | CertificateRequest | HandshakeMessage:
+    """One complete handshake message body -> its event; raises ProtocolError.
+
+    `tls13` selects the TLS 1.3 form of Certificate and CertificateRequest."""
+    if msg_type == HANDSHAKE_CLIENT_HELLO:
+        return parse_client_hello(body)
+    if msg_type == HANDSHAKE_SERVER_HELLO:
+        return parse_server_hello(body)
+    if msg_type == HANDSHAKE_CERTIFICATE:
+        return parse_certificate(body, tls13, limits)
+    if msg_type == HANDSHAKE_CERTIFICATE_REQUEST:
+        return parse_certificate_request(body, tls13)
+    return HandshakeMessage(msg_type, len(body))
+
+
+def _read_extensions(r: ByteReader, what: str) -> tuple[tuple[int, bytes], ...]:
+    """The optional extensions block that ends a hello; the reader must end with it."""
+    if r.at_end():
+        return ()
+    block = r.sub(r.u16(f"{what} extensions length"), f"{what} extensions")
+    if not r.at_end():
+        raise ProtocolError(f"{r.remaining} bytes after the {what} extensions")
+    extensions: list[tuple[int, bytes]] = []
+    while not block.at_end():
+        ext_type = block.u16(f"{what} extension type")
+        extensions.append((ext_type, block.vector(2, f"{what} extension {ext_type}")))
+    return tuple(extensions)
+
+
+def _u16_list(raw: bytes, what: str) -> tuple[int, ...]:
+    if len(raw) % 2:
+        raise ProtocolError(f"{what}: odd length {len(raw)}")
+    return tuple((raw[i] << 8) | raw[i + 1] for i in range(0, len(raw), 2))
+
+
+# RFC 1123 2.1 labels: letters, digits, hyphens, not starting or ending with a hyphen. The
+# underscore is accepted too: it is not legal in a host name, but container and service names
+# carry it and TLS stacks send it as SNI (Python's ssl does); rejecting it would hide the
+# name the client meant.
+_HOST_LABEL = re.compile(rb"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def _valid_host_name(raw: bytes) -> str | None:
+    """`raw` as a str if it is a host name as RFC 6066 section 3 wants it in SNI (ASCII,
+    RFC 1123 syntax, no trailing dot, at most 253 characters), else None.
+
+    A dotted-quad IPv4 literal is RFC 1123 syntax too and is accepted: RFC 6066 forbids it,
+    but PHP's mysqlnd sends it, and for the report it is the host the client meant. IPv6
+    literals (colons) are not host name syntax and are refused."""
+    if not 0 < len(raw) <= 253:
+        return None
+    for label in raw.split(b"."):
+        if _HOST_LABEL.fullmatch(label) is None:
+            return None
+    return raw.decode("ascii")
+
+
+def _parse_sni(data: bytes) -> str | None:
+    r = ByteReader(data)
+    names = r.sub(r.u16("server_name list length"), "server_name list")
+    if not r.at_end():
+        raise ProtocolError("bytes after the server_name list")
+    host: bytes | None = None
+    while not names.at_end():
+        name_type = names.u8("server_name type")
+        name = names.vector(2, "server_name")
+        if name_type == 0 and host is None:
+            host = name
+    return None if host is None else _valid_host_name(host)
+
+
+def _parse_alpn(data: bytes) -> tuple[str, ...]:
+    r = ByteReader(data)
+    names = r.sub(r.u16("ALPN list length"), "ALPN list")
+    if not r.at_end():
+        raise ProtocolError("bytes after the ALPN list")
+    protocols: list[str] = []
+    while not names.at_end():
+        name = names.vector(1, "ALPN protocol name")
+        if not name:
+            raise ProtocolError("empty ALPN protocol name")
+        protocols.append(name.decode("ascii", errors="backslashreplace"))
+    return tuple(protocols)
+
+
+def parse_client_hello(body: bytes) -> ClientHello:
+    """ClientHello body (RFC 8446 4.1.2, RFC 5246 7.4.1.2); raises ProtocolError."""
+    r = ByteReader(body)
+    legacy_version = r.u16("ClientHello version")
+    random = r.take(32, "ClientHello random")
+    session_id = r.vector(1, "ClientHello session id")
+    if len(session_id) > 32:
+        raise ProtocolError(f"ClientHello session id of {len(session_id)} bytes")
+    suites_raw = r.vector(2, "ClientHello cipher suites")
+    if not suites_raw:
+        raise ProtocolError("ClientHello without cipher suites")
+    cipher_suites = _u16_list(suites_raw, "ClientHello cipher suites")
+    if not r.vector(1, "ClientHello compression methods"):
+        raise ProtocolError("ClientHello without compression methods")
+    extensions = _read_extensions(r, "ClientHello")
+    sni: str | None = None
+    alpn: tuple[str, ...] = ()
+    supported_versions: tuple[int, ...] = ()
+    seen: set[int] = set()
+    for ext_type, data in extensions:
+        if ext_type in seen:
+            # RFC 8446 4.2: at most one extension of each type; the first one counts.
+            continue
+        seen.add(ext_type)
+        if ext_type == EXT_SERVER_NAME:
+            if data:  # empty in a ServerHello; tolerate it here too
+                sni = _parse_sni(data)
+        elif ext_type == EXT_ALPN:
+            alpn = _parse_alpn(data)
+        elif ext_type == EXT_SUPPORTED_VERSIONS:
+            vr = ByteReader(data)
+            versions_raw = vr.vector(1, "supported_versions")
+            if not vr.at_end():
+                raise ProtocolError("bytes after the supported_versions list")
+            supported_versions = _u16_list(versions_raw, "supported_versions")
+    return ClientHello(
+        legacy_version=legacy_version,
+        random=random,
+        session_id=session_id,
+        cipher_suites=cipher_suites,
+        sni=sni,
+        alpn=alpn,
+        supported_versions=supported_versions,
+        extensions=extensions,
+    )
+
+
+def parse_server_hello(body: bytes) -> ServerHello:
+    """ServerHello or HelloRetryRequest body (RFC 8446 4.1.3, RFC 5246 7.4.1.3)."""
+    r = ByteReader(body)
+    legacy_version = r.u16("ServerHello version")
+    random = r.take(32, "ServerHello random")
+    session_id = r.vector(1, "ServerHello session id")
+    if len(session_id) > 32:
+        raise ProtocolError(f"ServerHello session id of {len(session_id)} bytes")
+    cipher_suite = r.u16("ServerHello cipher suite")
+    r.u8("ServerHello compression method")
+    extensions = _read_extensions(r, "ServerHello")
+    selected_version = legacy_version
+    for ext_type, data in extensions:
+        if ext_type == EXT_SUPPORTED_VERSIONS:
+            if len(data) != 2:
+                raise ProtocolError(f"ServerHello supported_versions of {len(data)} bytes")
+            selected_version = (data[0] << 8) | data[1]
+            break
+    return ServerHello(
+        legacy_version=legacy_version,
+        random=random,
+        session_id=session_id,
+        cipher_suite=cipher_suite,
+        selected_version=selected_version,
+        is_hello_retry_request=random == HELLO_RETRY_REQUEST_RANDOM,
+        extensions=extensions,
+    )
+
+
+def parse_certificate(
+    body: bytes, tls13: bool = False, limits: Limits = DEFAULT_LIMITS
+) -> Certificate:
+    """Certificate body: TLS <= 1.2 form (RFC 5246 7.4.2) or, with `tls13`, the TLS 1.3 form
+    (RFC 8446 4.4.2: request context, entries with extensions). Keeps the first
+    `limits.max_certificates_per_chain` certificates; the whole list is still checked."""
+    r = ByteReader(body)
+    if tls13:
+        r.vector(1, "Certificate request context")
+    entries = r.sub(r.u24("certificate_list length"), "certificate_list")
+    if not r.at_end():
+        raise ProtocolError(f"{r.remaining} bytes after the certificate_list")
+    cap = limits.max_certificates_per_chain
+    certificates: list[bytes] = []
+    exceeded = False
+    while not entries.at_end():
+        length = entries.u24("certificate length")
+        if length == 0:
+            raise ProtocolError("empty certificate in certificate_list")
+        if len(certificates) < cap:
+            certificates.append(entries.take(length, "certificate"))
+        else:
+            entries.skip(length, "certificate")
+            exceeded = True
+        if tls13:
+            entries.skip(entries.u16("certificate entry extensions length"), "extensions")
+    return Certificate(tuple(certificates), exceeded)
+
+
+def parse_certificate_request(body: bytes, tls13: bool = False) -> CertificateRequest:
+    """CertificateRequest body. TLS <= 1.2 (RFC 5246 7.4.4): the certificate types are read,
+    the rest (signature algorithms in 1.2 only, CA names) is not. TLS 1.3 (RFC 8446 4.3.2):
+    request context and extensions, checked for framing; no certificate types."""
+    r = ByteReader(body)
+    if tls13:
+        r.vector(1, "CertificateRequest context")
+        r.vector(2, "CertificateRequest extensions")
+        if not r.at_end():
+            raise ProtocolError("bytes after the CertificateRequest extensions")
+        return CertificateRequest(())
+    return CertificateRequest(tuple(r.vector(1, "CertificateRequest certificate types")))
 
 
 def starts_like_tls_record(data: bytes) -> bool:
-    """Cheap sniffer: content type 20..24 and version 0x0300..0x0304."""
-    raise NotImplementedError
+    """Cheap sniffer: content type 20..24 and version 0x0300..0x0304.
+
+    Needs the first 3 bytes; with 5 it also checks the record length bound."""
+    if len(data) < 3:
+        return False
+    if not CONTENT_CHANGE_CIPHER_SPEC <= data[0] <= CONTENT_HEARTBEAT:
+        return False
+    if data[1] != 3 or data[2] > 4:
+        return False
+    return len(data) < 5 or ((data[3] << 8) | data[4]) <= MAX_RECORD_FRAGMENT_BYTES
+
+
+_VERSION_NAMES: Final[dict[int, str]] = {
+    0x0002: "SSL 2.0",
+    0x0300: "SSL 3.0",
+    0x0301: "TLS 1.0",
+    0x0302: "TLS 1.1",
+    0x0303: "TLS 1.2",
+    0x0304: "TLS 1.3",
+    0xFEFF: "DTLS 1.0",
+    0xFEFD: "DTLS 1.2",
+    0xFEFC: "DTLS 1.3",
+}
 
 
 def version_name(version: int) -> str:
     """0x0303 -> "TLS 1.2"; unknown values as "0x7f1c"."""
-    raise NotImplementedError
+    return _VERSION_NAMES.get(version) or f"0x{version:04x}"
 
 
 def cipher_suite_name(suite: int) -> str:
     """IANA name, e.g. 0x1301 -> "TLS_AES_128_GCM_SHA256"; unknown values as "0x1301"."""
-    raise NotImplementedError
+    return _CIPHER_SUITE_NAMES.get(suite) or f"0x{suite:04x}"
 
 
 def alert_description_name(code: int) -> str:
-    """RFC 8446 / 5246 alert description name, e.g. 42 -> "bad_certificate"."""
-    raise NotImplementedError
+    """RFC 8446 / 5246 alert description name, e.g. 42 -> "bad_certificate".
+
+    Unknown values as "unknown_alert_<code>"."""
+    return _ALERT_DESCRIPTION_NAMES.get(code) or f"unknown_alert_{code}"
+
+
+# --- IANA "TLS Parameters" registries ---------------------------------------------------
+# Cipher suites, written down from the IANA registry
+# (https://www.iana.org/assignments/tls-parameters/): every assigned suite from 0x0000 to
+# 0xD005 except the reserved and unassigned ranges and the GREASE values (RFC 8701), which a
+# server never selects.
+_CIPHER_SUITE_NAMES: Final[dict[int, str]] = {
+    0x0000: "TLS_NULL_WITH_NULL_NULL",
+    0x0001: "TLS_RSA_WITH_NULL_MD5",
+    0x0002: "TLS_RSA_WITH_NULL_SHA",
+    0x0003: "TLS_RSA_EXPORT_WITH_RC4_40_MD5",
+    0x0004: "TLS_RSA_WITH_RC4_128_MD5",
+    0x0005: "TLS_RSA_WITH_RC4_128_SHA",
+    0x0006: "TLS_RSA_EXPORT_WITH_RC2_CBC_40_MD5",
+    0x0007: "TLS_RSA_WITH_IDEA_CBC_SHA",
+    0x0008: "TLS_RSA_EXPORT_WITH_DES40_CBC_SHA",
+    0x0009: "TLS_RSA_WITH_DES_CBC_SHA",
+    0x000A: "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+    0x000B: "TLS_DH_DSS_EXPORT_WITH_DES40_CBC_SHA",
+    0x000C: "TLS_DH_DSS_WITH_DES_CBC_SHA",
+    0x000D: "TLS_DH_DSS_WITH_3DES_EDE_CBC_SHA",
+    0x000E: "TLS_DH_RSA_EXPORT_WITH_DES40_CBC_SHA",
+    0x000F: "TLS_DH_RSA_WITH_DES_CBC_SHA",
+    0x0010: "TLS_DH_RSA_WITH_3DES_EDE_CBC_SHA",
+    0x0011: "TLS_DHE_DSS_EXPORT_WITH_DES40_CBC_SHA",
+    0x0012: "TLS_DHE_DSS_WITH_DES_CBC_SHA",
+    0x0013: "TLS_DHE_DSS_WITH_3DES_EDE_CBC_SHA",
+    0x0014: "TLS_DHE_RSA_EXPORT_WITH_DES40_CBC_SHA",
+    0x0015: "TLS_DHE_RSA_WITH_DES_CBC_SHA",
+    0x0016: "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA",
+    0x0017: "TLS_DH_anon_EXPORT_WITH_RC4_40_MD5",
+    0x0018: "TLS_DH_anon_WITH_RC4_128_MD5",
+    0x0019: "TLS_DH_anon_EXPORT_WITH_DES40_CBC_SHA",
+    0x001A: "TLS_DH_anon_WITH_DES_CBC_SHA",
+    0x001B: "TLS_DH_anon_WITH_3DES_EDE_CBC_SHA",
+    0x001E: "TLS_KRB5_WITH_DES_CBC_SHA",
+    0x001F: "TLS_KRB5_WITH_3DES_EDE_CBC_SHA",
+    0x0020: "TLS_KRB5_WITH_RC4_128_SHA",
+    0x0021: "TLS_KRB5_WITH_IDEA_CBC_SHA",
+    0x0022: "TLS_KRB5_WITH_DES_CBC_MD5",
+    0x0023: "TLS_KRB5_WITH_3DES_EDE_CBC_MD5",
+    0x0024: "TLS_KRB5_WITH_RC4_128_MD5",
+    0x0025: "TLS_KRB5_WITH_IDEA_CBC_MD5",
+    0x0026: "TLS_KRB5_EXPORT_WITH_DES_CBC_40_SHA",
+    0x0027: "TLS_KRB5_EXPORT_WITH_RC2_CBC_40_SHA",
+    0x0028: "TLS_KRB5_EXPORT_WITH_RC4_40_SHA",
+    0x0029: "TLS_KRB5_EXPORT_WITH_DES_CBC_40_MD5",
+    0x002A: "TLS_KRB5_EXPORT_WITH_RC2_CBC_40_MD5",
+    0x002B: "TLS_KRB5_EXPORT_WITH_RC4_40_MD5",
+    0x002C: "TLS_PSK_WITH_NULL_SHA",
+    0x002D: "TLS_DHE_PSK_WITH_NULL_SHA",
+    0x002E: "TLS_RSA_PSK_WITH_NULL_SHA",
+    0x002F: "TLS_RSA_WITH_AES_128_CBC_SHA",
+    0x0030: "TLS_DH_DSS_WITH_AES_128_CBC_SHA",
+    0x0031: "TLS_DH_RSA_WITH_AES_128_CBC_SHA",
+    0x0032: "TLS_DHE_DSS_WITH_AES_128_CBC_SHA",
+    0x0033: "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+    0x0034: "TLS_DH_anon_WITH_AES_128_CBC_SHA",
+    0x0035: "TLS_RSA_WITH_AES_256_CBC_SHA",
+    0x0036: "TLS_DH_DSS_WITH_AES_256_CBC_SHA",
+    0x0037: "TLS_DH_RSA_WITH_AES_256_CBC_SHA",
+    0x0038: "TLS_DHE_DSS_WITH_AES_256_CBC_SHA",
+    0x0039: "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
+    0x003A: "TLS_DH_anon_WITH_AES_256_CBC_SHA",
+    0x003B: "TLS_RSA_WITH_NULL_SHA256",
+    0x003C: "TLS_RSA_WITH_AES_128_CBC_SHA256",
+    0x003D: "TLS_RSA_WITH_AES_256_CBC_SHA256",
+    0x003E: "TLS_DH_DSS_WITH_AES_128_CBC_SHA256",
+    0x003F: "TLS_DH_RSA_WITH_AES_128_CBC_SHA256",
+    0x0040: "TLS_DHE_DSS_WITH_AES_128_CBC_SHA256",
+    0x0041: "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA",
+    0x0042: "TLS_DH_DSS_WITH_CAMELLIA_128_CBC_SHA",
+    0x0043: "TLS_DH_RSA_WITH_CAMELLIA_128_CBC_SHA",
+    0x0044: "TLS_DHE_DSS_WITH_CAMELLIA_128_CBC_SHA",
+    0x0045: "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA",
+    0x0046: "TLS_DH_anon_WITH_CAMELLIA_128_CBC_SHA",
+    0x0067: "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256",
+    0x0068: "TLS_DH_DSS_WITH_AES_256_CBC_SHA256",
+    0x0069: "TLS_DH_RSA_WITH_AES_256_CBC_SHA256",
+    0x006A: "TLS_DHE_DSS_WITH_AES_256_CBC_SHA256",
+    0x006B: "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256",
+    0x006C: "TLS_DH_anon_WITH_AES_128_CBC_SHA256",
+    0x006D: "TLS_DH_anon_WITH_AES_256_CBC_SHA256",
+    0x0084: "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA",
+    0x0085: "TLS_DH_DSS_WITH_CAMELLIA_256_CBC_SHA",
+    0x0086: "TLS_DH_RSA_WITH_CAMELLIA_256_CBC_SHA",
+    0x0087: "TLS_DHE_DSS_WITH_CAMELLIA_256_CBC_SHA",
+    0x0088: "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA",
+    0x0089: "TLS_DH_anon_WITH_CAMELLIA_256_CBC_SHA",
+    0x008A: "TLS_PSK_WITH_RC4_128_SHA",
+    0x008B: "TLS_PSK_WITH_3DES_EDE_CBC_SHA",
+    0x008C: "TLS_PSK_WITH_AES_128_CBC_SHA",
+    0x008D: "TLS_PSK_WITH_AES_256_CBC_SHA",
+    0x008E: "TLS_DHE_PSK_WITH_RC4_128_SHA",
+    0x008F: "TLS_DHE_PSK_WITH_3DES_EDE_CBC_SHA",
+    0x0090: "TLS_DHE_PSK_WITH_AES_128_CBC_SHA",
+    0x0091: "TLS_DHE_PSK_WITH_AES_256_CBC_SHA",
+    0x0092: "TLS_RSA_PSK_WITH_RC4_128_SHA",
+    0x0093: "TLS_RSA_PSK_WITH_3DES_EDE_CBC_SHA",
+    0x0094: "TLS_RSA_PSK_WITH_AES_128_CBC_SHA",
+    0x0095: "TLS_RSA_PSK_WITH_AES_256_CBC_SHA",
+    0x0096: "TLS_RSA_WITH_SEED_CBC_SHA",
+    0x0097: "TLS_DH_DSS_WITH_SEED_CBC_SHA",
+    0x0098: "TLS_DH_RSA_WITH_SEED_CBC_SHA",
+    0x0099: "TLS_DHE_DSS_WITH_SEED_CBC_SHA",
+    0x009A: "TLS_DHE_RSA_WITH_SEED_CBC_SHA",
+    0x009B: "TLS_DH_anon_WITH_SEED_CBC_SHA",
+    0x009C: "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    0x009D: "TLS_RSA_WITH_AES_256_GCM_SHA384",
+    0x009E: "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+    0x009F: "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+    0x00A0: "TLS_DH_RSA_WITH_AES_128_GCM_SHA256",
+    0x00A1: "TLS_DH_RSA_WITH_AES_256_GCM_SHA384",
+    0x00A2: "TLS_DHE_DSS_WITH_AES_128_GCM_SHA256",
+    0x00A3: "TLS_DHE_DSS_WITH_AES_256_GCM_SHA384",
+    0x00A4: "TLS_DH_DSS_WITH_AES_128_GCM_SHA256",
+    0x00A5: "TLS_DH_DSS_WITH_AES_256_GCM_SHA384",
+    0x00A6: "TLS_DH_anon_WITH_AES_128_GCM_SHA256",
+    0x00A7: "TLS_DH_anon_WITH_AES_256_GCM_SHA384",
+    0x00A8: "TLS_PSK_WITH_AES_128_GCM_SHA256",
+    0x00A9: "TLS_PSK_WITH_AES_256_GCM_SHA384",
+    0x00AA: "TLS_DHE_PSK_WITH_AES_128_GCM_SHA256",
+    0x00AB: "TLS_DHE_PSK_WITH_AES_256_GCM_SHA384",
+    0x00AC: "TLS_RSA_PSK_WITH_AES_128_GCM_SHA256",
+    0x00AD: "TLS_RSA_PSK_WITH_AES_256_GCM_SHA384",
+    0x00AE: "TLS_PSK_WITH_AES_128_CBC_SHA256",
+    0x00AF: "TLS_PSK_WITH_AES_256_CBC_SHA384",
+    0x00B0: "TLS_PSK_WITH_NULL_SHA256",
+    0x00B1: "TLS_PSK_WITH_NULL_SHA384",
+    0x00B2: "TLS_DHE_PSK_WITH_AES_128_CBC_SHA256",
+    0x00B3: "TLS_DHE_PSK_WITH_AES_256_CBC_SHA384",
+    0x00B4: "TLS_DHE_PSK_WITH_NULL_SHA256",
+    0x00B5: "TLS_DHE_PSK_WITH_NULL_SHA384",
+    0x00B6: "TLS_RSA_PSK_WITH_AES_128_CBC_SHA256",
+    0x00B7: "TLS_RSA_PSK_WITH_AES_256_CBC_SHA384",
+    0x00B8: "TLS_RSA_PSK_WITH_NULL_SHA256",
+    0x00B9: "TLS_RSA_PSK_WITH_NULL_SHA384",
+    0x00BA: "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA256",
+    0x00BB: "TLS_DH_DSS_WITH_CAMELLIA_128_CBC_SHA256",
+    0x00BC: "TLS_DH_RSA_WITH_CAMELLIA_128_CBC_SHA256",
+    0x00BD: "TLS_DHE_DSS_WITH_CAMELLIA_128_CBC_SHA256",
+    0x00BE: "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA256",
+    0x00BF: "TLS_DH_anon_WITH_CAMELLIA_128_CBC_SHA256",
+    0x00C0: "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA256",
+    0x00C1: "TLS_DH_DSS_WITH_CAMELLIA_256_CBC_SHA256",
+    0x00C2: "TLS_DH_RSA_WITH_CAMELLIA_256_CBC_SHA256",
+    0x00C3: "TLS_DHE_DSS_WITH_CAMELLIA_256_CBC_SHA256",
+    0x00C4: "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA256",
+    0x00C5: "TLS_DH_anon_WITH_CAMELLIA_256_CBC_SHA256",
+    0x00C6: "TLS_SM4_GCM_SM3",
+    0x00C7: "TLS_SM4_CCM_SM3",
+    0x00FF: "TLS_EMPTY_RENEGOTIATION_INFO_SCSV",
+    0x1301: "TLS_AES_128_GCM_SHA256",
+    0x1302: "TLS_AES_256_GCM_SHA384",
+    0x1303: "TLS_CHACHA20_POLY1305_SHA256",
+    0x1304: "TLS_AES_128_CCM_SHA256",
+    0x1305: "TLS_AES_128_CCM_8_SHA256",
+    0x5600: "TLS_FALLBACK_SCSV",
+    0xC001: "TLS_ECDH_ECDSA_WITH_NULL_SHA",
+    0xC002: "TLS_ECDH_ECDSA_WITH_RC4_128_SHA",
+    0xC003: "TLS_ECDH_ECDSA_WITH_3DES_EDE_CBC_SHA",
+    0xC004: "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA",
+    0xC005: "TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA",
+    0xC006: "TLS_ECDHE_ECDSA_WITH_NULL_SHA",
+    0xC007: "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA",
+    0xC008: "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA",
+    0xC009: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    0xC00A: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    0xC00B: "TLS_ECDH_RSA_WITH_NULL_SHA",
+    0xC00C: "TLS_ECDH_RSA_WITH_RC4_128_SHA",
+    0xC00D: "TLS_ECDH_RSA_WITH_3DES_EDE_CBC_SHA",
+    0xC00E: "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA",
+    0xC00F: "TLS_ECDH_RSA_WITH_AES_256_CBC_SHA",
+    0xC010: "TLS_ECDHE_RSA_WITH_NULL_SHA",
+    0xC011: "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
+    0xC012: "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+    0xC013: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    0xC014: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+    0xC015: "TLS_ECDH_anon_WITH_NULL_SHA",
+    0xC016: "TLS_ECDH_anon_WITH_RC4_128_SHA",
+    0xC017: "TLS_ECDH_anon_WITH_3DES_EDE_CBC_SHA",
+    0xC018: "TLS_ECDH_anon_WITH_AES_128_CBC_SHA",
+    0xC019: "TLS_ECDH_anon_WITH_AES_256_CBC_SHA",
+    0xC01A: "TLS_SRP_SHA_WITH_3DES_EDE_CBC_SHA",
+    0xC01B: "TLS_SRP_SHA_RSA_WITH_3DES_EDE_CBC_SHA",
+    0xC01C: "TLS_SRP_SHA_DSS_WITH_3DES_EDE_CBC_SHA",
+    0xC01D: "TLS_SRP_SHA_WITH_AES_128_CBC_SHA",
+    0xC01E: "TLS_SRP_SHA_RSA_WITH_AES_128_CBC_SHA",
+    0xC01F: "TLS_SRP_SHA_DSS_WITH_AES_128_CBC_SHA",
+    0xC020: "TLS_SRP_SHA_WITH_AES_256_CBC_SHA",
+    0xC021: "TLS_SRP_SHA_RSA_WITH_AES_256_CBC_SHA",
+    0xC022: "TLS_SRP_SHA_DSS_WITH_AES_256_CBC_SHA",
+    0xC023: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+    0xC024: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+    0xC025: "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA256",
+    0xC026: "TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA384",
+    0xC027: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    0xC028: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+    0xC029: "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA256",
+    0xC02A: "TLS_ECDH_RSA_WITH_AES_256_CBC_SHA384",
+    0xC02B: "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    0xC02C: "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    0xC02D: "TLS_ECDH_ECDSA_WITH_AES_128_GCM_SHA256",
+    0xC02E: "TLS_ECDH_ECDSA_WITH_AES_256_GCM_SHA384",
+    0xC02F: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    0xC030: "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    0xC031: "TLS_ECDH_RSA_WITH_AES_128_GCM_SHA256",
+    0xC032: "TLS_ECDH_RSA_WITH_AES_256_GCM_SHA384",
+    0xC033: "TLS_ECDHE_PSK_WITH_RC4_128_SHA",
+    0xC034: "TLS_ECDHE_PSK_WITH_3DES_EDE_CBC_SHA",
+    0xC035: "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA",
+    0xC036: "TLS_ECDHE_PSK_WITH_AES_256_CBC_SHA",
+    0xC037: "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256",
+    0xC038: "TLS_ECDHE_PSK_WITH_AES_256_CBC_SHA384",
+    0xC039: "TLS_ECDHE_PSK_WITH_NULL_SHA",
+    0xC03A: "TLS_ECDHE_PSK_WITH_NULL_SHA256",
+    0xC03B: "TLS_ECDHE_PSK_WITH_NULL_SHA384",
+    0xC03C: "TLS_RSA_WITH_ARIA_128_CBC_SHA256",
+    0xC03D: "TLS_RSA_WITH_ARIA_256_CBC_SHA384",
+    0xC03E: "TLS_DH_DSS_WITH_ARIA_128_CBC_SHA256",
+    0xC03F: "TLS_DH_DSS_WITH_ARIA_256_CBC_SHA384",
+    0xC040: "TLS_DH_RSA_WITH_ARIA_128_CBC_SHA256",
+    0xC041: "TLS_DH_RSA_WITH_ARIA_256_CBC_SHA384",
+    0xC042: "TLS_DHE_DSS_WITH_ARIA_128_CBC_SHA256",
+    0xC043: "TLS_DHE_DSS_WITH_ARIA_256_CBC_SHA384",
+    0xC044: "TLS_DHE_RSA_WITH_ARIA_128_CBC_SHA256",
+    0xC045: "TLS_DHE_RSA_WITH_ARIA_256_CBC_SHA384",
+    0xC046: "TLS_DH_anon_WITH_ARIA_128_CBC_SHA256",
+    0xC047: "TLS_DH_anon_WITH_ARIA_256_CBC_SHA384",
+    0xC048: "TLS_ECDHE_ECDSA_WITH_ARIA_128_CBC_SHA256",
+    0xC049: "TLS_ECDHE_ECDSA_WITH_ARIA_256_CBC_SHA384",
+    0xC04A: "TLS_ECDH_ECDSA_WITH_ARIA_128_CBC_SHA256",
+    0xC04B: "TLS_ECDH_ECDSA_WITH_ARIA_256_CBC_SHA384",
+    0xC04C: "TLS_ECDHE_RSA_WITH_ARIA_128_CBC_SHA256",
+    0xC04D: "TLS_ECDHE_RSA_WITH_ARIA_256_CBC_SHA384",
+    0xC04E: "TLS_ECDH_RSA_WITH_ARIA_128_CBC_SHA256",
+    0xC04F: "TLS_ECDH_RSA_WITH_ARIA_256_CBC_SHA384",
+    0xC050: "TLS_RSA_WITH_ARIA_128_GCM_SHA256",
+    0xC051: "TLS_RSA_WITH_ARIA_256_GCM_SHA384",
+    0xC052: "TLS_DHE_RSA_WITH_ARIA_128_GCM_SHA256",
+    0xC053: "TLS_DHE_RSA_WITH_ARIA_256_GCM_SHA384",
+    0xC054: "TLS_DH_RSA_WITH_ARIA_128_GCM_SHA256",
+    0xC055: "TLS_DH_RSA_WITH_ARIA_256_GCM_SHA384",
+    0xC056: "TLS_DHE_DSS_WITH_ARIA_128_GCM_SHA256",
+    0xC057: "TLS_DHE_DSS_WITH_ARIA_256_GCM_SHA384",
+    0xC058: "TLS_DH_DSS_WITH_ARIA_128_GCM_SHA256",
+    0xC059: "TLS_DH_DSS_WITH_ARIA_256_GCM_SHA384",
+    0xC05A: "TLS_DH_anon_WITH_ARIA_128_GCM_SHA256",
+    0xC05B: "TLS_DH_anon_WITH_ARIA_256_GCM_SHA384",
+    0xC05C: "TLS_ECDHE_ECDSA_WITH_ARIA_128_GCM_SHA256",
+    0xC05D: "TLS_ECDHE_ECDSA_WITH_ARIA_256_GCM_SHA384",
+    0xC05E: "TLS_ECDH_ECDSA_WITH_ARIA_128_GCM_SHA256",
+    0xC05F: "TLS_ECDH_ECDSA_WITH_ARIA_256_GCM_SHA384",
+    0xC060: "TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256",
+    0xC061: "TLS_ECDHE_RSA_WITH_ARIA_256_GCM_SHA384",
+    0xC062: "TLS_ECDH_RSA_WITH_ARIA_128_GCM_SHA256",
+    0xC063: "TLS_ECDH_RSA_WITH_ARIA_256_GCM_SHA384",
+    0xC064: "TLS_PSK_WITH_ARIA_128_CBC_SHA256",
+    0xC065: "TLS_PSK_WITH_ARIA_256_CBC_SHA384",
+    0xC066: "TLS_DHE_PSK_WITH_ARIA_128_CBC_SHA256",
+    0xC067: "TLS_DHE_PSK_WITH_ARIA_256_CBC_SHA384",
+    0xC068: "TLS_RSA_PSK_WITH_ARIA_128_CBC_SHA256",
+    0xC069: "TLS_RSA_PSK_WITH_ARIA_256_CBC_SHA384",
+    0xC06A: "TLS_PSK_WITH_ARIA_128_GCM_SHA256",
+    0xC06B: "TLS_PSK_WITH_ARIA_256_GCM_SHA384",
+    0xC06C: "TLS_DHE_PSK_WITH_ARIA_128_GCM_SHA256",
+    0xC06D: "TLS_DHE_PSK_WITH_ARIA_256_GCM_SHA384",
+    0xC06E: "TLS_RSA_PSK_WITH_ARIA_128_GCM_SHA256",
+    0xC06F: "TLS_RSA_PSK_WITH_ARIA_256_GCM_SHA384",
+    0xC070: "TLS_ECDHE_PSK_WITH_ARIA_128_CBC_SHA256",
+    0xC071: "TLS_ECDHE_PSK_WITH_ARIA_256_CBC_SHA384",
+    0xC072: "TLS_ECDHE_ECDSA_WITH_CAMELLIA_128_CBC_SHA256",
+    0xC073: "TLS_ECDHE_ECDSA_WITH_CAMELLIA_256_CBC_SHA384",
+    0xC074: "TLS_ECDH_ECDSA_WITH_CAMELLIA_128_CBC_SHA256",
+    0xC075: "TLS_ECDH_ECDSA_WITH_CAMELLIA_256_CBC_SHA384",
+    0xC076: "TLS_ECDHE_RSA_WITH_CAMELLIA_128_CBC_SHA256",
+    0xC077: "TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384",
+    0xC078: "TLS_ECDH_RSA_WITH_CAMELLIA_128_CBC_SHA256",
+    0xC079: "TLS_ECDH_RSA_WITH_CAMELLIA_256_CBC_SHA384",
+    0xC07A: "TLS_RSA_WITH_CAMELLIA_128_GCM_SHA256",
+    0xC07B: "TLS_RSA_WITH_CAMELLIA_256_GCM_SHA384",
+    0xC07C: "TLS_DHE_RSA_WITH_CAMELLIA_128_GCM_SHA256",
+    0xC07D: "TLS_DHE_RSA_WITH_CAMELLIA_256_GCM_SHA384",
+    0xC07E: "TLS_DH_RSA_WITH_CAMELLIA_128_GCM_SHA256",
+    0xC07F: "TLS_DH_RSA_WITH_CAMELLIA_256_GCM_SHA384",
+    0xC080: "TLS_DHE_DSS_WITH_CAMELLIA_128_GCM_SHA256",
+    0xC081: "TLS_DHE_DSS_WITH_CAMELLIA_256_GCM_SHA384",
+    0xC082: "TLS_DH_DSS_WITH_CAMELLIA_128_GCM_SHA256",
+    0xC083: "TLS_DH_DSS_WITH_CAMELLIA_256_GCM_SHA384",
+    0xC084: "TLS_DH_anon_WITH_CAMELLIA_128_GCM_SHA256",
+    0xC085: "TLS_DH_anon_WITH_CAMELLIA_256_GCM_SHA384",
+    0xC086: "TLS_ECDHE_ECDSA_WITH_CAMELLIA_128_GCM_SHA256",
+    0xC087: "TLS_ECDHE_ECDSA_WITH_CAMELLIA_256_GCM_SHA384",
+    0xC088: "TLS_ECDH_ECDSA_WITH_CAMELLIA_128_GCM_SHA256",
+    0xC089: "TLS_ECDH_ECDSA_WITH_CAMELLIA_256_GCM_SHA384",
+    0xC08A: "TLS_ECDHE_RSA_WITH_CAMELLIA_128_GCM_SHA256",
+    0xC08B: "TLS_ECDHE_RSA_WITH_CAMELLIA_256_GCM_SHA384",
+    0xC08C: "TLS_ECDH_RSA_WITH_CAMELLIA_128_GCM_SHA256",
+    0xC08D: "TLS_ECDH_RSA_WITH_CAMELLIA_256_GCM_SHA384",
+    0xC08E: "TLS_PSK_WITH_CAMELLIA_128_GCM_SHA256",
+    0xC08F: "TLS_PSK_WITH_CAMELLIA_256_GCM_SHA384",
+    0xC090: "TLS_DHE_PSK_WITH_CAMELLIA_128_GCM_SHA256",
+    0xC091: "TLS_DHE_PSK_WITH_CAMELLIA_256_GCM_SHA384",
+    0xC092: "TLS_RSA_PSK_WITH_CAMELLIA_128_GCM_SHA256",
+    0xC093: "TLS_RSA_PSK_WITH_CAMELLIA_256_GCM_SHA384",
+    0xC094: "TLS_PSK_WITH_CAMELLIA_128_CBC_SHA256",
+    0xC095: "TLS_PSK_WITH_CAMELLIA_256_CBC_SHA384",
+    0xC096: "TLS_DHE_PSK_WITH_CAMELLIA_128_CBC_SHA256",
+    0xC097: "TLS_DHE_PSK_WITH_CAMELLIA_256_CBC_SHA384",
+    0xC098: "TLS_RSA_PSK_WITH_CAMELLIA_128_CBC_SHA256",
+    0xC099: "TLS_RSA_PSK_WITH_CAMELLIA_256_CBC_SHA384",
+    0xC09A: "TLS_ECDHE_PSK_WITH_CAMELLIA_128_CBC_SHA256",
+    0xC09B: "TLS_ECDHE_PSK_WITH_CAMELLIA_256_CBC_SHA384",
+    0xC09C: "TLS_RSA_WITH_AES_128_CCM",
+    0xC09D: "TLS_RSA_WITH_AES_256_CCM",
+    0xC09E: "TLS_DHE_RSA_WITH_AES_128_CCM",
+    0xC09F: "TLS_DHE_RSA_WITH_AES_256_CCM",
+    0xC0A0: "TLS_RSA_WITH_AES_128_CCM_8",
+    0xC0A1: "TLS_RSA_WITH_AES_256_CCM_8",
+    0xC0A2: "TLS_DHE_RSA_WITH_AES_128_CCM_8",
+    0xC0A3: "TLS_DHE_RSA_WITH_AES_256_CCM_8",
+    0xC0A4: "TLS_PSK_WITH_AES_128_CCM",
+    0xC0A5: "TLS_PSK_WITH_AES_256_CCM",
+    0xC0A6: "TLS_DHE_PSK_WITH_AES_128_CCM",
+    0xC0A7: "TLS_DHE_PSK_WITH_AES_256_CCM",
+    0xC0A8: "TLS_PSK_WITH_AES_128_CCM_8",
+    0xC0A9: "TLS_PSK_WITH_AES_256_CCM_8",
+    0xC0AA: "TLS_PSK_DHE_WITH_AES_128_CCM_8",
+    0xC0AB: "TLS_PSK_DHE_WITH_AES_256_CCM_8",
+    0xC0AC: "TLS_ECDHE_ECDSA_WITH_AES_128_CCM",
+    0xC0AD: "TLS_ECDHE_ECDSA_WITH_AES_256_CCM",
+    0xC0AE: "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8",
+    0xC0AF: "TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8",
+    0xC0B0: "TLS_ECCPWD_WITH_AES_128_GCM_SHA256",
+    0xC0B1: "TLS_ECCPWD_WITH_AES_256_GCM_SHA384",
+    0xC0B2: "TLS_ECCPWD_WITH_AES_128_CCM_SHA256",
+    0xC0B3: "TLS_ECCPWD_WITH_AES_256_CCM_SHA384",
+    0xC0B4: "TLS_SHA256_SHA256",
+    0xC0B5: "TLS_SHA384_SHA384",
+    0xC0FF: "TLS_ECJPAKE_WITH_AES_128_CCM_8",
+    0xC100: "TLS_GOSTR341112_256_WITH_KUZNYECHIK_CTR_OMAC",
+    0xC101: "TLS_GOSTR341112_256_WITH_MAGMA_CTR_OMAC",
+    0xC102: "TLS_GOSTR341112_256_WITH_28147_CNT_IMIT",
+    0xC103: "TLS_GOSTR341112_256_WITH_KUZNYECHIK_MGM_L",
+    0xC104: "TLS_GOSTR341112_256_WITH_MAGMA_MGM_L",
+    0xC105: "TLS_GOSTR341112_256_WITH_KUZNYECHIK_MGM_S",
+    0xC106: "TLS_GOSTR341112_256_WITH_MAGMA_MGM_S",
+    0xCCA8: "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    0xCCA9: "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    0xCCAA: "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    0xCCAB: "TLS_PSK_WITH_CHACHA20_POLY1305_SHA256",
+    0xCCAC: "TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256",
+    0xCCAD: "TLS_DHE_PSK_WITH_CHACHA20_POLY1305_SHA256",
+    0xCCAE: "TLS_RSA_PSK_WITH_CHACHA20_POLY1305_SHA256",
+    0xD001: "TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256",
+    0xD002: "TLS_ECDHE_PSK_WITH_AES_256_GCM_SHA384",
+    0xD003: "TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256",
+    0xD005: "TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256",
+}
+
+# TLS Alert descriptions (RFC 5246 7.2, RFC 8446 6, and later additions to the registry).
+# Values the registry marks "reserved" (no longer sent by TLS 1.3) keep their old names:
+# a capture of an old stack still shows them.
+_ALERT_DESCRIPTION_NAMES: Final[dict[int, str]] = {
+    0: "close_notify",
+    10: "unexpected_message",
+    20: "bad_record_mac",
+    21: "decryption_failed",
+    22: "record_overflow",
+    30: "decompression_failure",
+    40: "handshake_failure",
+    41: "no_certificate",
+    42: "bad_certificate",
+    43: "unsupported_certificate",
+    44: "certificate_revoked",
+    45: "certificate_expired",
+    46: "certificate_unknown",
+    47: "illegal_parameter",
+    48: "unknown_ca",
+    49: "access_denied",
+    50: "decode_error",
+    51: "decrypt_error",
+    52: "too_many_cids_requested",
+    60: "export_restriction",
+    70: "protocol_version",
+    71: "insufficient_security",
+    80: "internal_error",
+    86: "inappropriate_fallback",
+    90: "user_canceled",
+    100: "no_renegotiation",
+    109: "missing_extension",
+    110: "unsupported_extension",
+    111: "certificate_unobtainable",
+    112: "unrecognized_name",
+    113: "bad_certificate_status_response",
+    114: "bad_certificate_hash_value",
+    115: "unknown_psk_identity",
+    116: "certificate_required",
+    117: "general_error",
+    120: "no_application_protocol",
+    121: "ech_required",
+}
