@@ -1,19 +1,95 @@
-"""Reading pcap and pcapng files as a stream of raw frames. INTERFACE STUB: to be implemented.
+"""Reading pcap and pcapng files as a stream of raw frames.
 
-The hot path yields plain tuples, never objects per packet.
+Theory of operation
+-------------------
+The record framing is scapy's: `RawPcapReader` / `RawPcapNgReader` and their `_read_packet()`,
+which returns `(bytes, metadata)` with no per-packet dissection (a project requirement; this
+package is the only place that imports scapy). Around it we fix what scapy leaves to the caller:
+
+* scapy raises `EOFError` both at a clean end and on damage, and reports the damage only as a
+  warning on the "scapy.runtime" logger (which we silence). We tell them apart by position: a
+  clean end is an end exactly at the file size; anything else is TRUNCATED_FILE (cut inside a
+  record) or DAMAGED_BLOCK (a pcapng block whose length cannot be right).
+* scapy's pcapng block reader reads `block_total_length - 12` bytes for the body, whatever the
+  length says: a damaged length could pull the rest of a multi-GB file into memory. Our
+  subclass checks every block header (length >= 12, a multiple of 4, inside the file) before
+  scapy reads the block, and after a bad one looks ahead (bounded) for the next block whose
+  leading and trailing lengths agree, so a single damaged block costs only itself.
+* pcapng sections (RFC draft-ietf-opsawg-pcapng, section 4.1): interface ids are numbered per
+  section; scapy keeps appending interfaces across sections, so a new Section Header Block
+  resets the interface list here.
+* `if_tsoffset` (IDB option 14) is not applied by scapy; `if_tsresol` is (both powers of 10
+  and powers of 2). We add the offset per interface.
+* Decryption Secrets Blocks (type 0x0000000A): scapy's handler installs TLS keys in scapy's
+  global config; ours only collects `(secrets_type, data)` into `CaptureReader.secrets`.
+
+The file is streamed: the largest thing held is one block (bounded by `_MAX_BLOCK_BYTES`) or one
+pcap record (scapy bounds a read to 4 * 65535 bytes and skips the rest of a larger one).
 """
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
+import stat
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import IO, Any, Literal
+
+from scapy.utils import RawPcapNgReader, RawPcapReader
+
+from capture_tls.errors import InputError
 
 __all__ = ["CaptureReader", "FileProblem", "RawFrame", "open_capture"]
 
 # (timestamp in seconds since the epoch, link type (DLT/LINKTYPE number), frame bytes as
 # captured, original length on the wire). caplen < wirelen means the snap length cut it.
 RawFrame = tuple[float, int, bytes, int]
+
+TRUNCATED_FILE = "TRUNCATED_FILE"
+DAMAGED_BLOCK = "DAMAGED_BLOCK"
+
+# tcpdump's and dumpcap's largest snap length is 262144; scapy reads at most 4 * 65535 bytes of
+# one pcap record and skips the rest. Frames are never cut below what scapy hands us.
+_MAX_FRAME_BYTES = 262144
+_MAX_PCAP_RECORD_BYTES = 4 * 65535
+# One pcapng block: an EPB of the largest snap length plus generous room for options and
+# comments. A block declaring more than this is treated as damaged, never read into memory.
+_MAX_BLOCK_BYTES = 16 * 1024 * 1024
+# How far past a damaged pcapng block we look for the next good block header before giving up
+# on the rest of the file. A few largest-size blocks; bounded work per damaged block.
+_RESYNC_WINDOW_BYTES = 4 * 1024 * 1024
+# pcapng block types we accept as a resynchronisation point (a known type makes a false match
+# in packet data much less likely than "any 4 bytes").
+_SHB = 0x0A0D0D0A
+_KNOWN_BLOCK_TYPES = frozenset({1, 2, 3, 4, 5, 6, 7, 9, 10, 0x80000001, _SHB})
+
+_PCAP_MAGICS: dict[bytes, str] = {
+    b"\xd4\xc3\xb2\xa1": "pcap little-endian, microseconds",
+    b"\xa1\xb2\xc3\xd4": "pcap big-endian, microseconds",
+    b"\x4d\x3c\xb2\xa1": "pcap little-endian, nanoseconds",
+    b"\xa1\xb2\x3c\x4d": "pcap big-endian, nanoseconds",
+}
+_PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+
+_U32LE = struct.Struct("<I")
+_U32BE = struct.Struct(">I")
+
+
+class _ScapyReaderWarnings(logging.Filter):
+    """Drop scapy's capture-reader warnings ("Pcap: ...", "PcapNg: ...", "PcapReader: ...").
+    We report the same conditions as `FileProblem`s; everything else scapy logs passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.msg
+        return not (isinstance(msg, str) and msg.startswith("Pcap"))
+
+
+_scapy_log = logging.getLogger("scapy.runtime")
+if not any(isinstance(f, _ScapyReaderWarnings) for f in _scapy_log.filters):
+    _scapy_log.addFilter(_ScapyReaderWarnings())
 
 
 @dataclass
@@ -23,6 +99,203 @@ class FileProblem:
     code: str
     message: str
     count: int = 1
+
+
+class _Problems:
+    """Collects problems by code: the first message of a code is kept, later ones counted."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: list[FileProblem] = []
+
+    def add(self, code: str, message: str) -> None:
+        for p in self.items:
+            if p.code == code:
+                p.count += 1
+                return
+        self.items.append(FileProblem(code, message))
+
+
+class _PcapReader(RawPcapReader):
+    """scapy's pcap reader, constructed from an already opened file (no metaclass fallback)."""
+
+
+class _PcapNgReader(RawPcapNgReader):
+    """scapy's pcapng reader with bounded, checked block framing (see module docstring)."""
+
+    def __init__(self, filename: str, fdesc: IO[bytes], magic: bytes, size: int) -> None:
+        self.size = size
+        self.problems = _Problems()
+        self.secrets: list[tuple[int, bytes]] = []
+        self.cur_tsoffset = 0
+        self.stopped = False
+        super().__init__(filename, fdesc, magic)
+        self.blocktypes[1] = self._idb
+        self.blocktypes[6] = self._epb
+        self.blocktypes[10] = self._dsb
+
+    # --- block handlers wrapped or replaced -------------------------------------------------
+
+    def _read_block_shb(self) -> None:
+        # Interface ids restart in every section.
+        self.interfaces = []
+        super()._read_block_shb()
+
+    def _idb(self, block: bytes, size: int) -> None:
+        if len(block) < 8:
+            self.problems.add(DAMAGED_BLOCK, f"interface description block of {len(block)} "
+                              "bytes, fewer than its 8 fixed bytes")
+            return
+        super()._read_block_idb(block, size)
+        opts = self._read_options(block[8:])
+        tsoffset = opts.get(14)
+        options = self.interfaces[-1][2]
+        if isinstance(tsoffset, bytes) and len(tsoffset) == 8:
+            options["tsoffset"] = struct.unpack(self.endian + "q", tsoffset)[0]
+        else:
+            options["tsoffset"] = 0
+
+    def _epb(self, block: bytes, size: int) -> tuple[bytes, Any] | None:
+        if len(block) < 20:
+            self.problems.add(DAMAGED_BLOCK, f"enhanced packet block of {len(block) + 12} bytes "
+                              "is shorter than its fixed fields")
+            return None
+        intid, _, _, caplen = struct.unpack_from(self.endian + "4I", block)
+        if 20 + caplen > len(block):
+            self.problems.add(DAMAGED_BLOCK, f"enhanced packet block claims {caplen} captured "
+                              f"bytes but holds {len(block) - 20}")
+            return None
+        if intid >= len(self.interfaces):
+            self.problems.add(DAMAGED_BLOCK, f"packet block names interface {intid}, but only "
+                              f"{len(self.interfaces)} are described in its section")
+            return None
+        self.cur_tsoffset = self.interfaces[intid][2].get("tsoffset", 0)
+        res: tuple[bytes, Any] | None = super()._read_block_epb(block, size)
+        return res
+
+    def _dsb(self, block: bytes, size: int) -> None:
+        if len(block) < 8:
+            self.problems.add(DAMAGED_BLOCK, "decryption secrets block shorter than its header")
+            return
+        secrets_type, secrets_len = struct.unpack_from(self.endian + "II", block)
+        if 8 + secrets_len > len(block):
+            self.problems.add(DAMAGED_BLOCK, f"decryption secrets block claims {secrets_len} "
+                              f"bytes of secrets but holds {len(block) - 8}")
+            return
+        self.secrets.append((secrets_type, bytes(block[8 : 8 + secrets_len])))
+
+    # --- checked framing ---------------------------------------------------------------------
+
+    def _peek_header(self, pos: int) -> bytes:
+        f: Any = self.f
+        head: bytes = f.peek(12)[:12]
+        if len(head) < 12:
+            head = f.read(12)
+            f.seek(pos)
+        return head
+
+    def _header_length(self, head: bytes) -> int:
+        """Block total length from a block header, in the block's own byte order."""
+        if head[:4] == _PCAPNG_MAGIC:
+            if head[8:12] == b"\x4d\x3c\x2b\x1a":
+                return int(_U32LE.unpack_from(head, 4)[0])
+            if head[8:12] == b"\x1a\x2b\x3c\x4d":
+                return int(_U32BE.unpack_from(head, 4)[0])
+            return -1
+        return int(struct.unpack_from(self.endian + "I", head, 4)[0])
+
+    def _length_ok(self, pos: int, blocklen: int, head: bytes) -> bool:
+        if head[:4] == _PCAPNG_MAGIC:
+            return 28 <= blocklen <= _MAX_BLOCK_BYTES and blocklen % 4 == 0
+        return 12 <= blocklen <= _MAX_BLOCK_BYTES and blocklen % 4 == 0
+
+    def _read_block(self, size: int = _MAX_FRAME_BYTES) -> tuple[bytes, Any] | None:
+        if self.stopped:
+            raise EOFError
+        f = self.f
+        pos = f.tell()
+        remaining = self.size - pos
+        if remaining <= 0:
+            raise EOFError
+        if remaining < 12:
+            self._truncated(pos, f"cut inside a block header ({remaining} bytes left)")
+        head = self._peek_header(pos)
+        blocklen = self._header_length(head)
+        if not self._length_ok(pos, blocklen, head):
+            self._damaged(pos, f"block length {blocklen} at byte offset {pos} is not valid")
+            return None
+        if blocklen > remaining:
+            if self._resync(pos + 4, quiet=True):
+                self.problems.add(DAMAGED_BLOCK, f"block at byte offset {pos} declares "
+                                  f"{blocklen} bytes, past the next good block; skipped")
+                return None
+            self._truncated(pos, f"cut inside a block of {blocklen} bytes at byte offset {pos}")
+        try:
+            res: tuple[bytes, Any] | None = super()._read_block(size)
+        except (EOFError, struct.error, ValueError, IndexError, KeyError) as e:
+            # Header checked, body inside the file: the trailing length disagrees or scapy's
+            # handler refused the contents.
+            f.seek(pos + blocklen - 4)
+            tail = f.read(4)
+            if len(tail) == 4 and self._header_length(head[:4] + tail + head[8:]) == blocklen:
+                self.problems.add(DAMAGED_BLOCK, f"block at byte offset {pos} has unreadable "
+                                  f"contents ({e or type(e).__name__}); skipped")
+                f.seek(pos + blocklen)
+                return None
+            self._damaged(pos, f"block at byte offset {pos}: its trailing length does not "
+                          f"match its leading length {blocklen}")
+            return None
+        except Exception as e:  # scapy's Scapy_Exception for a damaged section header
+            self._damaged(pos, f"block at byte offset {pos}: {e}")
+            return None
+        return res
+
+    def _truncated(self, pos: int, what: str) -> None:
+        self.problems.add(TRUNCATED_FILE, f"file cut short: {what}")
+        self.stopped = True
+        raise EOFError
+
+    def _damaged(self, pos: int, what: str) -> None:
+        if self._resync(pos + 4, quiet=False):
+            self.problems.add(DAMAGED_BLOCK, f"{what}; skipped to the next good block")
+        else:
+            self.problems.add(DAMAGED_BLOCK, f"{what}; no good block follows, reading stopped")
+            self.stopped = True
+            raise EOFError
+
+    def _resync(self, start: int, quiet: bool) -> bool:
+        """Look for the next block whose leading and trailing lengths agree, starting at a
+        4-byte aligned offset >= start. On success the file is positioned there."""
+        f = self.f
+        start += -start % 4
+        end = min(self.size, start + _RESYNC_WINDOW_BYTES)
+        if end - start < 12:
+            return False
+        f.seek(start)
+        window = f.read(end - start)
+        for i in range(0, len(window) - 11, 4):
+            if self._block_at(window, i, start):
+                f.seek(start + i)
+                return True
+        return False
+
+    def _block_at(self, window: bytes, i: int, base: int) -> bool:
+        btype = _U32LE.unpack_from(window, i)[0] if self.endian == "<" else \
+            _U32BE.unpack_from(window, i)[0]
+        if btype not in _KNOWN_BLOCK_TYPES:
+            return False
+        head = window[i : i + 12]
+        blocklen = self._header_length(head)
+        if not self._length_ok(base + i, blocklen, head) or base + i + blocklen > self.size:
+            return False
+        if i + blocklen <= len(window):
+            tail = window[i + blocklen - 4 : i + blocklen]
+        else:
+            f = self.f
+            f.seek(base + i + blocklen - 4)
+            tail = f.read(4)
+        return self._header_length(head[:4] + tail + head[8:]) == blocklen
 
 
 @dataclass
@@ -42,15 +315,203 @@ class CaptureReader:
     last_ts: float | None = None
     problems: list[FileProblem] = field(default_factory=list)
     secrets: list[tuple[int, bytes]] = field(default_factory=list)
+    _reader: Any = field(default=None, repr=False)
+    _file: IO[bytes] | None = field(default=None, repr=False)
 
     def frames(self) -> Iterator[RawFrame]:
-        raise NotImplementedError
+        reader = self._reader
+        if reader is None:
+            return
+        try:
+            if self.format == "pcap":
+                yield from self._pcap_frames(reader)
+            else:
+                yield from self._pcapng_frames(reader)
+        finally:
+            self.close()
+
+    def _pcap_frames(self, reader: Any) -> Iterator[RawFrame]:
+        f = reader.f
+        size = self.size
+        link = int(reader.linktype)
+        self.link_types.add(link)
+        div = 1_000_000_000 if reader.nano else 1_000_000
+        read = reader._read_packet
+        problems = _Problems()
+        problems.items = self.problems
+        n = 0
+        first: float | None = None
+        ts = 0.0
+        try:
+            while True:
+                pos = f.tell()
+                try:
+                    data, meta = read(_MAX_FRAME_BYTES)
+                except EOFError:
+                    if pos != size:
+                        problems.add(TRUNCATED_FILE, f"file cut short: {size - pos} bytes of a "
+                                     f"record header at byte offset {pos}, after {n} packets")
+                    break
+                caplen = meta.caplen
+                if caplen > _MAX_PCAP_RECORD_BYTES:
+                    # No frame is this large (scapy read only part of it); pcap has no way to
+                    # find the next record.
+                    problems.add(DAMAGED_BLOCK, f"record at byte offset {pos} claims {caplen} "
+                                 f"captured bytes; reading stopped after {n} packets")
+                    break
+                if len(data) < caplen:
+                    problems.add(TRUNCATED_FILE, f"file cut short: record at byte offset {pos} "
+                                 f"holds {len(data)} of its {caplen} bytes, after {n} packets")
+                    break
+                ts = (meta.sec * div + meta.usec) / div
+                if first is None:
+                    first = ts
+                n += 1
+                yield (ts, link, data, meta.wirelen)
+        finally:
+            self.packets = n
+            self.first_ts = first
+            if n:
+                self.last_ts = ts
+
+    def _pcapng_frames(self, reader: _PcapNgReader) -> Iterator[RawFrame]:
+        read = reader._read_packet
+        link_types = self.link_types
+        n = 0
+        first: float | None = None
+        ts = 0.0
+        reader.problems.items = self.problems
+        reader.secrets = self.secrets
+        try:
+            while True:
+                try:
+                    data, meta = read(_MAX_FRAME_BYTES)
+                except EOFError:
+                    break
+                tshigh = meta.tshigh
+                if tshigh is not None:  # a Simple Packet Block has no time: keep the last one
+                    ts = ((tshigh << 32) | meta.tslow) / meta.tsresol + reader.cur_tsoffset
+                link = meta.linktype
+                if link not in link_types:
+                    link_types.add(link)
+                if first is None:
+                    first = ts
+                n += 1
+                yield (ts, link, data, meta.wirelen)
+        finally:
+            self.packets = n
+            self.first_ts = first
+            if n:
+                self.last_ts = ts
+            # Say where a cut happened, in packets, for the user.
+            for p in self.problems:
+                if p.code == TRUNCATED_FILE and "after" not in p.message:
+                    p.message += f", after {n} packets"
 
     def close(self) -> None:
-        raise NotImplementedError
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._reader = None
+
+
+def _describe(head: bytes) -> str:
+    """A short guess at what a non-capture file is, from its first bytes."""
+    if head.startswith(b"\x1f\x8b"):
+        return "looks like gzip-compressed data (decompress it first)"
+    if head.startswith(b"\xd4\xc3\xb2\xa1"[:2]) or head.startswith(b"\xa1\xb2"):
+        return "looks like a damaged pcap header"
+    if head.startswith(b"PK\x03\x04"):
+        return "looks like a zip archive"
+    if head.startswith((b"CLIENT_", b"SERVER_", b"EXPORTER_", b"# SSL")):
+        return "looks like a TLS key log file, not a capture"
+    if head.startswith(b"-----BEGIN"):
+        return "looks like a PEM file, not a capture"
+    if head.startswith(b"\x00\x00\x00\x00\x00\x00\x00\x00"):
+        return "starts with zero bytes"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"unknown format (first bytes {head[:8].hex()})"
+    if all(c.isprintable() or c in "\r\n\t" for c in text):
+        return "looks like text"
+    return f"unknown format (first bytes {head[:8].hex()})"
 
 
 def open_capture(path: str) -> CaptureReader:
     """Open a pcap or pcapng file. Raises `InputError` with a one-line reason when the file
     cannot be used at all: missing, unreadable, empty, not a capture, header cut."""
-    raise NotImplementedError
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot open: {e.strerror or e}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{path}: is a directory, not a capture file")
+    try:
+        f = open(path, "rb")  # closed by CaptureReader.close, or below
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as e:
+        if e.errno == errno.EISDIR:
+            raise InputError(f"{path}: is a directory, not a capture file") from None
+        raise InputError(f"{path}: cannot open: {e.strerror or e}") from None
+    try:
+        return _open_stream(path, f)
+    except BaseException:
+        f.close()
+        raise
+
+
+def _open_stream(path: str, f: IO[bytes]) -> CaptureReader:
+    try:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{path}: not a regular file")
+        size = st.st_size
+        head = f.read(32)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    if not head:
+        raise InputError(f"{path}: empty file")
+    magic = head[:4]
+    if magic in _PCAP_MAGICS:
+        if len(head) < 24:
+            raise InputError(f"{path}: pcap file header cut short ({size} of 24 bytes)")
+        f.seek(4)
+        reader = _PcapReader.__new__(_PcapReader)
+        try:
+            _PcapReader.__init__(reader, path, f, magic)
+        except Exception as e:  # Scapy_Exception: anything scapy refuses in the header
+            raise InputError(f"{path}: unreadable pcap header: {e}") from None
+        return CaptureReader(path=path, format="pcap", size=size, _reader=reader, _file=f)
+    if magic == _PCAPNG_MAGIC:
+        if len(head) < 28:
+            raise InputError(f"{path}: pcapng section header cut short ({size} bytes)")
+        bom = head[8:12]
+        if bom == b"\x4d\x3c\x2b\x1a":
+            shb_len = _U32LE.unpack_from(head, 4)[0]
+        elif bom == b"\x1a\x2b\x3c\x4d":
+            shb_len = _U32BE.unpack_from(head, 4)[0]
+        else:
+            raise InputError(f"{path}: not a capture (pcapng magic but bad byte-order magic "
+                             f"{bom.hex()})")
+        if shb_len < 28 or shb_len % 4 or shb_len > _MAX_BLOCK_BYTES:
+            raise InputError(f"{path}: pcapng section header has a bad length ({shb_len})")
+        if shb_len > size:
+            raise InputError(f"{path}: pcapng section header cut short ({size} of "
+                             f"{shb_len} bytes)")
+        f.seek(4)
+        ngreader = _PcapNgReader.__new__(_PcapNgReader)
+        try:
+            _PcapNgReader.__init__(ngreader, path, f, magic, size)
+        except Exception as e:  # Scapy_Exception / EOFError: damaged first section header
+            raise InputError(f"{path}: unreadable pcapng section header: {e}") from None
+        cr = CaptureReader(path=path, format="pcapng", size=size, _reader=ngreader, _file=f)
+        return cr
+    if len(head) < 4:
+        raise InputError(f"{path}: not a capture: only {len(head)} bytes")
+    raise InputError(f"{path}: not a capture file (bad magic {magic.hex()}: {_describe(head)})")
