@@ -1013,9 +1013,22 @@ def test_text_color_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     assert render_text(r, width=100) == plain
 
 
-def test_text_narrow_width_folds_but_keeps_every_character() -> None:
-    text = render_text(report_tls12(), width=60)
-    assert "\x1b" not in text
-    assert all(len(line) <= 60 for line in text.splitlines())
-    joined = re.sub(r"\s+", "", text)
-    assert LEAF_SHA256 in joined
+@pytest.mark.parametrize("width", [10, 30, 40, 60, 80])
+def test_text_narrow_width_folds_but_keeps_every_character(width: int) -> None:
+    for build in ALL_REPORTS.values():
+        text = render_text(build(), width=width)
+        assert "\x1b" not in text
+        assert all(len(line) <= width for line in text.splitlines())
+    if width >= 30:
+        joined = re.sub(r"\s+", "", render_text(report_tls12(), width=width))
+        assert LEAF_SHA256 in joined
+        assert CA_SHA256 in joined
+
+
+def test_text_empty_subject_is_visible() -> None:
+    base = tls12_matching()
+    leaf = dataclasses.replace(base.server_certificates[0], subject="", subject_cn=None)
+    r = report((dataclasses.replace(base, server_certificates=(leaf,)),))
+    text = render_text(r, width=100)
+    assert re.search(r"^ +Subject +\(empty\)$", text, re.M)
+    assert re.search(r"^ +#0 +\(no CN\)$", text, re.M)

@@ -135,7 +135,9 @@ def _styled(value: str, style: str = "") -> Text:
 
 
 def _t(value: str, style: str = "") -> Text:
-    """Untrusted text as a `Text` (never markup)."""
+    """Untrusted text as a `Text` (never markup); an empty string is shown as such."""
+    if not value:
+        return _muted("(empty)")
     return _styled(_clean(value), style)
 
 
