@@ -1,0 +1,246 @@
+"""The JSON and JSON Lines renderings of the report (contract `capture-tls/report/v1`).
+
+Theory of operation: one small function per object of the contract turns a frozen model object
+into plain dicts, lists, strings, numbers, booleans and None, with the key names of
+../shared/DESIGN.md ("The report"). The published JSON Schema (`schema.json` beside this module,
+`load_schema()`) requires every one of those keys; the tests validate every rendering against it.
+
+Where the model and the JSON differ:
+- `ConnectionReport.first_seen_ts` (a sort key) and `InputSummary.error` (text output only) are
+  not in the JSON.
+- `Verdicts.client_family_name` / `client_family_source` become `client_family{name, source}`.
+- `Verdicts.clients` (pairs, in the model's order) becomes an object keyed by family.
+- tuples become lists.
+
+Strings from a capture may carry lone surrogates (bytes decoded with "surrogateescape"). They are
+written as JSON `\\udcXX` escapes, so the output always encodes as UTF-8 and parses back to the
+same Python string.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from typing import Any
+
+from capture_tls.analysis.model import (
+    SCHEMA_ID,
+    Alert,
+    CertificateFacts,
+    ClientVerdict,
+    ConnectionReport,
+    Endpoint,
+    Finding,
+    InputSummary,
+    InputWarning,
+    IntendedHost,
+    MysqlErr,
+    MysqlFacts,
+    Report,
+    Summary,
+    TlsFacts,
+    Verdicts,
+)
+
+__all__ = [
+    "connection_to_dict",
+    "load_schema",
+    "render_json",
+    "render_jsonl_connection",
+    "render_jsonl_trailer",
+    "report_to_dict",
+    "trailer_to_dict",
+]
+
+JsonObject = dict[str, Any]
+
+_SCHEMA_RESOURCE = "schema.json"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def load_schema() -> JsonObject:
+    """The JSON Schema (draft 2020-12) of the report, as published in the package."""
+    resource = resources.files("capture_tls.reporting").joinpath(_SCHEMA_RESOURCE)
+    text = resource.read_text(encoding="utf-8")
+    schema: JsonObject = json.loads(text)
+    return schema
+
+
+def report_to_dict(report: Report) -> JsonObject:
+    """The whole report as the JSON contract's top-level object."""
+    return {
+        "schema": SCHEMA_ID,
+        "tool": {"name": report.tool_name, "version": report.tool_version},
+        "command": list(report.command),
+        "inputs": [_input(i) for i in report.inputs],
+        "summary": _summary(report.summary),
+        "warnings": [_warning(w) for w in report.warnings],
+        "connections": [connection_to_dict(c) for c in report.connections],
+    }
+
+
+def trailer_to_dict(report: Report) -> JsonObject:
+    """The last line of `--format jsonl`: summary, warnings and inputs."""
+    return {
+        "summary": _summary(report.summary),
+        "warnings": [_warning(w) for w in report.warnings],
+        "inputs": [_input(i) for i in report.inputs],
+    }
+
+
+def connection_to_dict(conn: ConnectionReport) -> JsonObject:
+    """One connection object of `connections[]` (also one line of `--format jsonl`)."""
+    return {
+        "id": conn.id,
+        "first_seen": conn.first_seen,
+        "client": _endpoint(conn.client),
+        "server": _endpoint(conn.server),
+        "mysql": _mysql(conn.mysql),
+        "tls": None if conn.tls is None else _tls(conn.tls),
+        "server_certificates": [_certificate(c) for c in conn.server_certificates],
+        "client_certificates": [_certificate(c) for c in conn.client_certificates],
+        "intended_host": (
+            None if conn.intended_host is None else _intended_host(conn.intended_host)
+        ),
+        "verdicts": _verdicts(conn.verdicts),
+        "outcome": conn.outcome,
+        "findings": [_finding(f) for f in conn.findings],
+    }
+
+
+def render_json(report: Report) -> str:
+    """The report as one JSON document, indented by 2, without a trailing newline."""
+    return _dumps(report_to_dict(report), indent=2)
+
+
+def render_jsonl_connection(conn: ConnectionReport) -> str:
+    """One connection as a single JSON Lines line (no newline inside, none at the end)."""
+    return _dumps(connection_to_dict(conn), indent=None)
+
+
+def render_jsonl_trailer(report: Report) -> str:
+    """The closing JSON Lines line: {"summary", "warnings", "inputs"} (no trailing newline)."""
+    return _dumps(trailer_to_dict(report), indent=None)
+
+
+def _dumps(obj: JsonObject, *, indent: int | None) -> str:
+    separators = (",", ": ") if indent is not None else (",", ":")
+    text = json.dumps(
+        obj, indent=indent, ensure_ascii=False, allow_nan=False, separators=separators
+    )
+    # Lone surrogates can only stand inside JSON strings, where a \uXXXX escape means the same.
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _input(i: InputSummary) -> JsonObject:
+    return {
+        "path": i.path,
+        "size": i.size,
+        "sha256": i.sha256,
+        "format": i.format,
+        "link_types": list(i.link_types),
+        "packets": i.packets,
+        "first_packet": i.first_packet,
+        "last_packet": i.last_packet,
+    }
+
+
+def _summary(s: Summary) -> JsonObject:
+    return {
+        "connections": s.connections,
+        "tls": s.tls,
+        "plaintext": s.plaintext,
+        "errors": s.errors,
+        "warnings": s.warnings,
+    }
+
+
+def _warning(w: InputWarning) -> JsonObject:
+    return {"code": w.code, "message": w.message, "count": w.count, "input": w.input}
+
+
+def _endpoint(e: Endpoint) -> JsonObject:
+    return {"ip": e.ip, "port": e.port}
+
+
+def _mysql_error(e: MysqlErr) -> JsonObject:
+    return {"code": e.code, "sql_state": e.sql_state, "message": e.message}
+
+
+def _mysql(m: MysqlFacts) -> JsonObject:
+    return {
+        "server_version": m.server_version,
+        "connection_id": m.connection_id,
+        "server_supports_ssl": m.server_supports_ssl,
+        "ssl_request": m.ssl_request,
+        "username": m.username,
+        "error": None if m.error is None else _mysql_error(m.error),
+    }
+
+
+def _alert(a: Alert) -> JsonObject:
+    return {
+        "sender": a.sender,
+        "level": a.level,
+        "description": a.description,
+        "code": a.code,
+        "encrypted": a.encrypted,
+    }
+
+
+def _tls(t: TlsFacts) -> JsonObject:
+    return {
+        "version": t.version,
+        "cipher_suite": t.cipher_suite,
+        "sni": t.sni,
+        "alpn": list(t.alpn),
+        "resumed": t.resumed,
+        "certificate_visible": t.certificate_visible,
+        "decrypted": t.decrypted,
+        "alerts": [_alert(a) for a in t.alerts],
+    }
+
+
+def _certificate(c: CertificateFacts) -> JsonObject:
+    return {
+        "subject": c.subject,
+        "subject_cn": c.subject_cn,
+        "issuer": c.issuer,
+        "serial": c.serial,
+        "not_before": c.not_before,
+        "not_after": c.not_after,
+        "san_dns": list(c.san_dns),
+        "san_ip": list(c.san_ip),
+        "sha256": c.sha256,
+        "public_key": c.public_key,
+        "signature_algorithm": c.signature_algorithm,
+        "self_signed": c.self_signed,
+        "pem": c.pem,
+    }
+
+
+def _intended_host(h: IntendedHost) -> JsonObject:
+    return {
+        "name": h.name,
+        "source": h.source,
+        "cname_chain": list(h.cname_chain),
+        "candidates": list(h.candidates),
+    }
+
+
+def _client_verdict(v: ClientVerdict) -> JsonObject:
+    return {"verify_identity": v.verify_identity, "reason": v.reason, "rules": v.rules}
+
+
+def _verdicts(v: Verdicts) -> JsonObject:
+    return {
+        "verify_ca": v.verify_ca,
+        "verify_identity": v.verify_identity,
+        "client_family": {"name": v.client_family_name, "source": v.client_family_source},
+        "clients": {family: _client_verdict(cv) for family, cv in v.clients},
+    }
+
+
+def _finding(f: Finding) -> JsonObject:
+    return {"code": f.code, "severity": f.severity, "message": f.message, "remedy": f.remedy}
