@@ -167,7 +167,7 @@ def analyze(
     command = _command_line(ctx)
     out: IO[str]
     if output is not None:
-        out = open(output, "w", encoding="utf-8")  # noqa: SIM115
+        out = open(output, "w", encoding="utf-8")
     else:
         out = sys.stdout
     try:

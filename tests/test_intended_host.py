@@ -24,8 +24,10 @@ def test_a_cname_chain_is_followed_to_the_address() -> None:
     wire = response(
         "xxxx.mysql.database.azure.com.",
         [
-            ("xxxx.mysql.database.azure.com.", "CNAME", "cr1.westeurope1-a.control.database.windows.net."),
-            ("cr1.westeurope1-a.control.database.windows.net.", "CNAME", "westeurope1-a.control.database.windows.net."),
+            ("xxxx.mysql.database.azure.com.", "CNAME",
+             "cr1.westeurope1-a.control.database.windows.net."),
+            ("cr1.westeurope1-a.control.database.windows.net.", "CNAME",
+             "westeurope1-a.control.database.windows.net."),
             ("westeurope1-a.control.database.windows.net.", "A", "10.77.0.10"),
         ],
     )
@@ -60,8 +62,12 @@ def test_dns_over_tcp_length_prefix() -> None:
 
 def test_latest_answer_to_that_client_before_the_connection_wins() -> None:
     cache = DnsCache(100)
-    for ts, client, name in [(1.0, "10.0.0.2", "old.example"), (2.0, "10.0.0.2", "new.example"),
-                             (2.5, "10.0.0.9", "other.example"), (9.0, "10.0.0.2", "later.example")]:
+    for ts, client, name in [
+        (1.0, "10.0.0.2", "old.example"),
+        (2.0, "10.0.0.2", "new.example"),
+        (2.5, "10.0.0.9", "other.example"),
+        (9.0, "10.0.0.2", "later.example"),
+    ]:
         [res] = parse_dns_response(response(name + ".", [(name + ".", "A", "10.0.0.1")]))
         cache.add(ts, client, res)
     host = cache.lookup("10.0.0.2", "10.0.0.1", before_ts=5.0)
@@ -77,7 +83,8 @@ def test_latest_answer_to_that_client_before_the_connection_wins() -> None:
 def test_the_cache_is_bounded() -> None:
     cache = DnsCache(10)
     for i in range(50):
-        [res] = parse_dns_response(response(f"n{i}.example.", [(f"n{i}.example.", "A", "10.0.0.1")]))
+        name = f"n{i}.example."
+        [res] = parse_dns_response(response(name, [(name, "A", "10.0.0.1")]))
         cache.add(float(i), "10.0.0.2", res)
     assert cache.records == 10
     host = cache.lookup("10.0.0.2", "10.0.0.1", 100.0)
@@ -85,7 +92,9 @@ def test_the_cache_is_bounded() -> None:
 
 
 def test_hosts_file_and_precedence() -> None:
-    hosts = HostsFile.parse("# comment\n10.0.0.1  db.internal db  # alias\nbad line\n::1 localhost\n")
+    hosts = HostsFile.parse(
+        "# comment\n10.0.0.1  db.internal db  # alias\nbad line\n::1 localhost\n"
+    )
     h = hosts.lookup("10.0.0.1")
     assert h is not None and h.name == "db.internal" and h.candidates == ("db",)
     cache = DnsCache(10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from hypothesis import given, settings
@@ -19,7 +20,7 @@ def collect(out: list[bytes | StreamGap]) -> tuple[bytes, list[StreamGap]]:
 
 def segments(data: bytes, cuts: list[int], isn: int) -> list[tuple[int, bytes]]:
     points = sorted({0, len(data), *[c % (len(data) + 1) for c in cuts]})
-    return [((isn + 1 + a) % (1 << 32), data[a:b]) for a, b in zip(points, points[1:], strict=False)]
+    return [((isn + 1 + a) % (1 << 32), data[a:b]) for a, b in itertools.pairwise(points)]
 
 
 @settings(max_examples=200, deadline=None)

@@ -424,7 +424,8 @@ class ConnectionState:
                 self.server_hello_done = True
                 self._step(ts, sender, "ServerHelloDone")
             elif ev.msg_type != _HS_NEW_SESSION_TICKET:
-                self._step(ts, sender, _HANDSHAKE_NAMES.get(ev.msg_type, f"Handshake {ev.msg_type}"))
+                name = _HANDSHAKE_NAMES.get(ev.msg_type, f"Handshake {ev.msg_type}")
+                self._step(ts, sender, name)
         elif isinstance(ev, tls.Alert):
             self.alerts.append(AlertSeen(sender, ev.level, ev.description, False,
                                          self._server_certificate_sent(), ts))

@@ -100,7 +100,10 @@ class HostsFile:
             except ValueError:
                 continue
             lst = names.setdefault(addr, [])
-            lst.extend(n.rstrip(".").lower() for n in fields[1:] if n.rstrip(".").lower() not in lst)
+            for n in fields[1:]:
+                n = n.rstrip(".").lower()
+                if n not in lst:
+                    lst.append(n)
         return cls(names)
 
     @classmethod

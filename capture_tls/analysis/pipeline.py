@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from ipaddress import ip_address
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 
 from capture_tls.analysis.connection import ConnectionState
 from capture_tls.analysis.intended_host import DnsCache

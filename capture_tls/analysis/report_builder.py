@@ -359,7 +359,7 @@ def _verdicts(
                         "Add the full name, or a wildcard at the right depth, as a SAN.",
                     )
                 )
-            if hostname.is_ip_literal(intended.name) and not leaf.san_ip:
+            if hostname.ip_literal_octets(intended.name) is not None and not leaf.san_ip:
                 findings.append(
                     finding(
                         "IP_NOT_IN_SAN",
