@@ -22,7 +22,6 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 
-from rich import box
 from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -68,9 +67,6 @@ _OUTCOME_STYLE = {
 _HEADING = "bold"
 _MUTED = "dim"
 
-# SIMPLE_HEAD in ASCII: one dashed line under the header row, nothing else.
-_ASCII_HEAD = box.Box("    \n    \n -  \n    \n    \n    \n    \n    \n", ascii=True)
-
 Row = tuple[Text, RenderableType]
 
 
@@ -109,7 +105,9 @@ def render_text(report: Report, *, width: int | None = None, color: bool = False
         console.print(_grid(_warning_rows(report.warnings)))
     console.print()
     console.print(_summary_line(report))
-    lines = buffer.getvalue().splitlines()
+    lines = buffer.getvalue().split("\n")
+    if lines[-1] == "":
+        lines.pop()
     return "".join(line.rstrip(" ") + "\n" for line in lines)
 
 
