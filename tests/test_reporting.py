@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import re
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -1032,3 +1033,65 @@ def test_text_empty_subject_is_visible() -> None:
     text = render_text(r, width=100)
     assert re.search(r"^ +Subject +\(empty\)$", text, re.M)
     assert re.search(r"^ +#0 +\(no CN\)$", text, re.M)
+
+
+def test_text_survives_values_outside_the_model_literals() -> None:
+    """Frozen dataclasses do not check Literal types at runtime: a bug upstream must not crash
+    the report or reach the terminal raw."""
+    base = cname_mismatch()
+    odd = dataclasses.replace(
+        base,
+        outcome="odd\x1b[2J",  # type: ignore[arg-type]
+        findings=(dataclasses.replace(base.findings[0], severity="fatal\x07"),),  # type: ignore[arg-type]
+    )
+    text = render_text(report((odd,)), width=100)
+    assert "\x1b" not in text and "\x07" not in text
+    assert re.search(r"^ +Outcome +odd\\x1b\[2J$", text, re.M)
+    assert re.search(r"^ +fatal\\x07 +MATCHES_CNAME_TARGET_ONLY$", text, re.M)
+
+
+NULLABILITY_CASES: list[tuple[type, tuple[Any, ...], set[str]]] = [
+    (ConnectionReport, ("connections", 0), {"first_seen_ts"}),
+    (Endpoint, ("connections", 0, "client"), set()),
+    (MysqlFacts, ("connections", 0, "mysql"), set()),
+    (MysqlErr, ("connections", 2, "mysql", "error"), set()),
+    (TlsFacts, ("connections", 0, "tls"), set()),
+    (Alert, ("connections", 1, "tls", "alerts", 0), set()),
+    (CertificateFacts, ("connections", 0, "server_certificates", 0), set()),
+    (IntendedHost, ("connections", 0, "intended_host"), set()),
+    (ClientVerdict, ("connections", 0, "verdicts", "clients", "mariadb"), set()),
+    (model.Finding, ("connections", 1, "findings", 0), set()),
+    (InputSummary, ("inputs", 0), {"error"}),
+    (InputWarning, ("warnings", 0), set()),
+    (Summary, ("summary",), set()),
+]
+
+
+@pytest.mark.parametrize(("cls", "path", "skip"), NULLABILITY_CASES, ids=lambda x: str(x))
+def test_schema_null_exactly_where_the_model_allows_none(
+    schema: dict[str, Any], cls: type, path: tuple[Any, ...], skip: set[str]
+) -> None:
+    doc = report_to_dict(report_everything())
+    doc["warnings"] = report_to_dict(report_damaged_inputs())["warnings"]
+    validator = _validator(schema)
+    assert validator.is_valid(doc)
+    hints = typing.get_type_hints(cls)
+    checked = 0
+    for name, hint in hints.items():
+        if name in skip:
+            continue
+        nullable = type(None) in typing.get_args(hint)
+        broken = copy.deepcopy(doc)
+        _get(broken, path)[name] = None
+        assert validator.is_valid(broken) == nullable, (cls.__name__, name)
+        checked += 1
+    assert checked == len(hints) - len(skip)
+
+
+def test_schema_client_family_nullability(schema: dict[str, Any]) -> None:
+    validator = _validator(schema)
+    doc = report_to_dict(report_tls12())
+    doc["connections"][0]["verdicts"]["client_family"]["name"] = None
+    assert validator.is_valid(doc)  # Verdicts.client_family_name: str | None
+    doc["connections"][0]["verdicts"]["client_family"]["source"] = None
+    assert not validator.is_valid(doc)  # Verdicts.client_family_source: FamilySource

@@ -22,7 +22,6 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 
-from rich import box
 from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -68,9 +67,6 @@ _OUTCOME_STYLE = {
 _HEADING = "bold"
 _MUTED = "dim"
 
-# SIMPLE_HEAD in ASCII: one dashed line under the header row, nothing else.
-_ASCII_HEAD = box.Box("    \n    \n -  \n    \n    \n    \n    \n    \n", ascii=True)
-
 Row = tuple[Text, RenderableType]
 
 
@@ -109,7 +105,9 @@ def render_text(report: Report, *, width: int | None = None, color: bool = False
         console.print(_grid(_warning_rows(report.warnings)))
     console.print()
     console.print(_summary_line(report))
-    lines = buffer.getvalue().splitlines()
+    lines = buffer.getvalue().split("\n")
+    if lines[-1] == "":
+        lines.pop()
     return "".join(line.rstrip(" ") + "\n" for line in lines)
 
 
@@ -165,7 +163,7 @@ def _join(values: Iterable[str], sep: str = ", ", missing: str = "none") -> Text
 
 
 def _verdict(value: str) -> Text:
-    return _styled(value, _VERDICT_STYLE.get(value, ""))
+    return _styled(_clean(value), _VERDICT_STYLE.get(value, ""))
 
 
 def _label(text: str, level: int, style: str = "") -> Text:
@@ -212,7 +210,10 @@ def _connection_rows(conn: ConnectionReport) -> list[Row]:
     rows += _intended_host_rows(conn.intended_host)
     rows += _verdict_rows(conn.verdicts)
     rows.append(
-        (_label("Outcome", 1, _HEADING), _styled(conn.outcome, _OUTCOME_STYLE[conn.outcome]))
+        (
+            _label("Outcome", 1, _HEADING),
+            _styled(_clean(conn.outcome), _OUTCOME_STYLE.get(conn.outcome, "")),
+        )
     )
     rows += _finding_rows(conn.findings)
     return rows
@@ -238,12 +239,12 @@ def _mysql_rows(m: MysqlFacts) -> list[Row]:
 
 
 def _alert_text(a: Alert) -> Text:
-    text = Text(a.sender)
+    text = Text(_clean(a.sender))
     if a.level is None and a.description is None and a.code is None:
         text.append(" alert, encrypted (content not visible)")
         return text
     if a.level is not None:
-        text.append(" " + a.level)
+        text.append(" " + _clean(a.level))
     if a.description is not None:
         text.append(" " + _clean(a.description))
     if a.code is not None:
@@ -307,7 +308,7 @@ def _intended_host_rows(h: IntendedHost | None) -> list[Row]:
     if h is None:
         return [(_label("Intended host", 1, _HEADING), _muted("unknown"))]
     name = _t(h.name)
-    name.append(f" (source: {h.source})", style=_MUTED)
+    name.append(f" (source: {_clean(h.source)})", style=_MUTED)
     return [
         _section("Intended host"),
         (_label("Name", 2), name),
@@ -321,13 +322,13 @@ def _client_verdict(v: ClientVerdict) -> Table:
     grid.add_column(width=7, no_wrap=True)
     grid.add_column(width=11, no_wrap=True)
     grid.add_column(overflow="fold")
-    grid.add_row(_verdict(v.verify_identity), Text(v.rules), _t(v.reason))
+    grid.add_row(_verdict(v.verify_identity), Text(_clean(v.rules)), _t(v.reason))
     return grid
 
 
 def _verdict_rows(v: Verdicts) -> list[Row]:
     family = _opt(v.client_family_name)
-    family.append(f" (source: {v.client_family_source})", style=_MUTED)
+    family.append(f" (source: {_clean(v.client_family_source)})", style=_MUTED)
     rows: list[Row] = [
         _section("Verdicts"),
         (_label("VERIFY_CA", 2), _verdict(v.verify_ca)),
@@ -356,7 +357,7 @@ def _finding_rows(findings: Sequence[Finding]) -> list[Row]:
         body.append("\n" + _clean(f.message))
         if f.remedy:
             body.append("\nRemedy: " + _clean(f.remedy))
-        rows.append((_label(f.severity, 2, _SEVERITY_STYLE[f.severity]), body))
+        rows.append((_label(_clean(f.severity), 2, _SEVERITY_STYLE.get(f.severity, "")), body))
     return rows
 
 
