@@ -13,6 +13,7 @@ import ipaddress
 import shutil
 import ssl
 import subprocess
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -734,3 +735,24 @@ def test_names() -> None:
     assert alert_description_name(116) == "certificate_required"
     assert alert_description_name(120) == "no_application_protocol"
     assert alert_description_name(255) == "unknown_alert_255"
+
+
+def test_many_small_records_are_linear() -> None:
+    record = b"\x17\x03\x03\x00\x20" + bytes(32)
+    data = record * 200_000  # 7.4 MB given at once
+    start = time.perf_counter()
+    stream = TlsStream()
+    stream.receive_data(data)
+    count = 0
+    while not isinstance(stream.next_event(), NeedData):
+        count += 1
+    assert count == 200_000
+    # And in TCP-sized chunks.
+    stream = TlsStream()
+    part = data[: 50_000 * len(record)]
+    for i in range(0, len(part), 1448):
+        stream.receive_data(part[i : i + 1448])
+        while not isinstance(stream.next_event(), NeedData):
+            pass
+    assert stream.buffered_bytes == 0
+    assert time.perf_counter() - start < 10

@@ -236,7 +236,7 @@ class HandshakeReassembler:
         if end >= len(buf):
             buf.clear()
             self._pos = 0
-        elif end >= _COMPACT_AFTER_BYTES:
+        elif end >= _COMPACT_AFTER_BYTES and 2 * end >= len(buf):
             del buf[:end]
             self._pos = 0
         else:
@@ -395,11 +395,14 @@ class TlsStream:
         return None
 
     def _consume_to(self, end: int) -> None:
-        if end >= len(self._buf):
-            self._buf.clear()
+        # Compacting only when the consumed prefix is at least half the buffer keeps the
+        # copying linear in the bytes received, however they are chunked.
+        buf = self._buf
+        if end >= len(buf):
+            buf.clear()
             self._pos = 0
-        elif end >= _COMPACT_AFTER_BYTES:
-            del self._buf[:end]
+        elif end >= _COMPACT_AFTER_BYTES and 2 * end >= len(buf):
+            del buf[:end]
             self._pos = 0
         else:
             self._pos = end
