@@ -255,6 +255,13 @@ class TlsStream:
     from then on handshake records of content type 23 are EncryptedRecord events.
     After a ChangeCipherSpec in TLS <= 1.2 this direction's records are encrypted.
 
+    Call `set_tls13()` on BOTH directions as soon as the server's ServerHello (or
+    HelloRetryRequest) selects 0x0304, before feeding the client bytes that follow it: the
+    client's compatibility ChangeCipherSpec must not switch its stream to "encrypted", or a
+    second ClientHello after a HelloRetryRequest would be missed. It also selects the TLS 1.3
+    form of Certificate and CertificateRequest. A malformed handshake message (not only a
+    framing error) is a `ProtocolError` too.
+
     The stream holds whatever it is given until `next_event` frames it: the caller bounds
     what it feeds (the reassembly layer's per-half-stream limit).
     """
