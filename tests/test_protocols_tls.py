@@ -756,3 +756,34 @@ def test_many_small_records_are_linear() -> None:
             pass
     assert stream.buffered_bytes == 0
     assert time.perf_counter() - start < 10
+
+
+def _handshake_payload_and_rest(data: bytes) -> tuple[bytes, bytes]:
+    """The bodies of the leading plaintext handshake records joined, and the bytes after them."""
+    payload = b""
+    pos = 0
+    while data[pos] == 22:
+        length = int.from_bytes(data[pos + 3 : pos + 5], "big")
+        payload += data[pos + 5 : pos + 5 + length]
+        pos += 5 + length
+    return payload, data[pos:]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(sizes=st.lists(st.integers(min_value=1, max_value=700), min_size=1, max_size=30))
+def test_handshake_messages_spanning_records(tls12: Handshake, sizes: list[int]) -> None:
+    """Re-frame the server's real handshake messages into records of arbitrary sizes (a
+    4-byte message header split across records included): the same events."""
+    payload, rest = _handshake_payload_and_rest(tls12.server_bytes)
+    records = b""
+    pos = 0
+    i = 0
+    while pos < len(payload):
+        size = sizes[i % len(sizes)]
+        chunk = payload[pos : pos + size]
+        records += b"\x16\x03\x03" + len(chunk).to_bytes(2, "big") + chunk
+        pos += size
+        i += 1
+    assert events_of([records + rest]) == events_of([tls12.server_bytes])
