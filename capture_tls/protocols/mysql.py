@@ -214,11 +214,14 @@ class MysqlPacketReader:
         return rest
 
     def _consume_to(self, end: int) -> None:
-        if end >= len(self._buf):
-            self._buf.clear()
+        # Compacting only when the consumed prefix is at least half the buffer keeps the
+        # copying linear in the bytes received, however they are chunked.
+        buf = self._buf
+        if end >= len(buf):
+            buf.clear()
             self._pos = 0
-        elif end >= _COMPACT_AFTER_BYTES:
-            del self._buf[:end]
+        elif end >= _COMPACT_AFTER_BYTES and 2 * end >= len(buf):
+            del buf[:end]
             self._pos = 0
         else:
             self._pos = end
@@ -311,16 +314,13 @@ def parse_server_greeting(payload: bytes) -> ServerGreeting:
 
 
 def _cstring_or_rest(r: ByteReader, what: str) -> bytes:
-    """string<NUL>, tolerating a missing NUL at the very end of the payload (MySQL bug #59453
-    servers, and clients that end the packet with the plugin name)."""
+    """The last field a caller reads: string<NUL>, or the rest of the payload when the NUL is
+    missing (servers with MySQL bug #59453 end the greeting with an unterminated plugin name).
+    Whatever follows the NUL (connection attributes) is consumed and ignored."""
     if r.remaining <= _MAX_NAME_BYTES:
         rest = r.rest()
         nul = rest.find(b"\0")
-        if nul < 0:
-            return rest
-        # Give back what follows the NUL: re-reading is not needed by the callers, which
-        # stop after this field, so it is simply dropped.
-        return rest[:nul]
+        return rest if nul < 0 else rest[:nul]
     return r.cstring(what, _MAX_NAME_BYTES)
 
 

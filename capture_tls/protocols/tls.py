@@ -236,7 +236,7 @@ class HandshakeReassembler:
         if end >= len(buf):
             buf.clear()
             self._pos = 0
-        elif end >= _COMPACT_AFTER_BYTES:
+        elif end >= _COMPACT_AFTER_BYTES and 2 * end >= len(buf):
             del buf[:end]
             self._pos = 0
         else:
@@ -254,6 +254,13 @@ class TlsStream:
     `tls13` must be set by the caller (`set_tls13()`) once the ServerHello chose TLS 1.3:
     from then on handshake records of content type 23 are EncryptedRecord events.
     After a ChangeCipherSpec in TLS <= 1.2 this direction's records are encrypted.
+
+    Call `set_tls13()` on BOTH directions as soon as the server's ServerHello (or
+    HelloRetryRequest) selects 0x0304, before feeding the client bytes that follow it: the
+    client's compatibility ChangeCipherSpec must not switch its stream to "encrypted", or a
+    second ClientHello after a HelloRetryRequest would be missed. It also selects the TLS 1.3
+    form of Certificate and CertificateRequest. A malformed handshake message (not only a
+    framing error) is a `ProtocolError` too.
 
     The stream holds whatever it is given until `next_event` frames it: the caller bounds
     what it feeds (the reassembly layer's per-half-stream limit).
@@ -395,11 +402,14 @@ class TlsStream:
         return None
 
     def _consume_to(self, end: int) -> None:
-        if end >= len(self._buf):
-            self._buf.clear()
+        # Compacting only when the consumed prefix is at least half the buffer keeps the
+        # copying linear in the bytes received, however they are chunked.
+        buf = self._buf
+        if end >= len(buf):
+            buf.clear()
             self._pos = 0
-        elif end >= _COMPACT_AFTER_BYTES:
-            del self._buf[:end]
+        elif end >= _COMPACT_AFTER_BYTES and 2 * end >= len(buf):
+            del buf[:end]
             self._pos = 0
         else:
             self._pos = end
