@@ -290,6 +290,8 @@ class ConnectionState:
         self.c_phase = _CLIENT_NEXT[(self.c_phase, why)]
         self.c_mysql = None
         self.c_tls = tls.TlsStream(self.limits)
+        if self.tls13:
+            self.c_tls.set_tls13()
         self._server_transition(why)
         if leftover:
             self.c_tls.receive_data(leftover)
@@ -302,6 +304,8 @@ class ConnectionState:
         self.s_phase = nxt
         if nxt == S_TLS and self.s_tls is None:
             self.s_tls = tls.TlsStream(self.limits)
+            if self.tls13:
+                self.s_tls.set_tls13()
             reader = self.s_mysql
             self.s_mysql = None
             if reader is not None:
@@ -393,18 +397,16 @@ class ConnectionState:
             if ev.is_hello_retry_request:
                 self.hello_retry = True
                 self._step(ts, sender, "HelloRetryRequest")
+                if ev.selected_version == 0x0304:
+                    self._enter_tls13()
                 return
             self.server_hello = ev
             self._step(ts, sender, f"ServerHello ({tls.version_name(ev.selected_version)}, "
                                    f"{tls.cipher_suite_name(ev.cipher_suite)})")
             if ev.selected_version == 0x0304:
-                self.tls13 = True
                 if any(t == _EXT_PRE_SHARED_KEY for t, _ in ev.extensions):
                     self.resumed = True
-                assert self.s_tls is not None
-                self.s_tls.set_tls13()
-                if self.c_tls is not None:
-                    self.c_tls.set_tls13()
+                self._enter_tls13()
         elif isinstance(ev, tls.Certificate):
             n = len(ev.certificates)
             if from_client:
@@ -443,6 +445,13 @@ class ConnectionState:
                 ):
                     self.resumed = True
             self._step(ts, sender, "ChangeCipherSpec")
+
+    def _enter_tls13(self) -> None:
+        """The server chose TLS 1.3: from now on protected records are opaque to both streams."""
+        self.tls13 = True
+        for stream in (self.s_tls, self.c_tls):
+            if stream is not None and not stream.tls13:
+                stream.set_tls13()
 
     def _server_certificate_sent(self) -> bool:
         return self.server_certificates is not None or self.tls13
