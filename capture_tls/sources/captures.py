@@ -333,7 +333,8 @@ class CaptureReader:
     def _pcap_frames(self, reader: Any) -> Iterator[RawFrame]:
         f = reader.f
         size = self.size
-        link = int(reader.linktype)
+        # Bits 16-31 of the header's link type carry FCS information, not the type.
+        link = int(reader.linktype) & 0xFFFF
         self.link_types.add(link)
         div = 1_000_000_000 if reader.nano else 1_000_000
         read = reader._read_packet
