@@ -85,16 +85,21 @@ _EPB_BE = struct.Struct(">I8xI").unpack_from
 
 class _ScapyReaderWarnings(logging.Filter):
     """Drop scapy's capture-reader warnings ("Pcap: ...", "PcapNg: ...", "PcapReader: ...").
-    We report the same conditions as `FileProblem`s; everything else scapy logs passes."""
+    We report the same conditions as `FileProblem`s; everything else scapy logs passes.
+
+    Installed first on "scapy.runtime", ahead of scapy's own ScapyFreqFilter, which would
+    otherwise walk the stack (traceback.extract_stack) for every warning of a damaged file
+    and rename repeated ones to "more ...".
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.msg
-        return not (isinstance(msg, str) and msg.startswith("Pcap"))
+        return not (isinstance(msg, str) and msg.startswith(("Pcap", "more Pcap")))
 
 
 _scapy_log = logging.getLogger("scapy.runtime")
 if not any(isinstance(f, _ScapyReaderWarnings) for f in _scapy_log.filters):
-    _scapy_log.addFilter(_ScapyReaderWarnings())
+    _scapy_log.filters.insert(0, _ScapyReaderWarnings())
 
 
 @dataclass
@@ -231,7 +236,7 @@ class _PcapNgReader(RawPcapNgReader):
         if remaining < 12:
             if remaining <= 0:
                 raise EOFError
-            self._truncated(pos, f"cut inside a block header ({remaining} bytes left)")
+            self._truncated(pos, f"{remaining} bytes of a block header at byte offset {pos}")
         f: Any = self.f
         head = f.peek(12)
         if len(head) < 12:
