@@ -315,6 +315,16 @@ def test_fragments_and_non_ip() -> None:
     first[20:22] = b"\x20\x00"  # MF, offset 0: decoded but incomplete
     seg = decode_frame(1, bytes(first))
     assert seg is not None and seg[10] is True
+    # A first UDP fragment: the UDP length covers the whole datagram, more than this packet.
+    udp4 = bytearray(_first_frame("lo_en10mb.pcap", lambda s: s[0] == 4 and s[3] == 17))
+    whole = decode_frame(1, bytes(udp4))
+    assert whole is not None
+    frag = bytearray(udp4)
+    frag[20:22] = b"\x20\x00"
+    frag[16:18] = struct.pack("!H", 20 + 16)  # IP keeps 16 bytes: 8 header + 8 data
+    frag = frag[: 14 + 36]
+    seg = decode_frame(1, bytes(frag))
+    assert seg is not None and seg[10] is True and seg[9] == whole[9][:8]
     arp = bytes(tcp4[:12]) + b"\x08\x06" + bytes(28)
     assert decode_frame(1, arp) is None
     assert decode_frame(1, b"\x00" * 10) is None

@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
+from scapy.error import Scapy_Exception
 from scapy.utils import RawPcapNgReader, RawPcapReader
 
 from capture_tls.errors import InputError
@@ -263,14 +264,14 @@ class _PcapNgReader(RawPcapNgReader):
             f.seek(pos + blocklen - 4)
             if self._trailer_matches(head, f.read(4), blocklen):
                 self.problems.add(DAMAGED_BLOCK, f"block at byte offset {pos} has unreadable "
-                                  f"contents ({e or type(e).__name__}); skipped")
+                                  f"contents ({str(e) or type(e).__name__}); skipped")
                 f.seek(pos + blocklen)
                 self.pos = pos + blocklen
                 return None
             self._damaged(pos, f"block at byte offset {pos}: its trailing length does not "
                           f"match its leading length {blocklen}")
             return None
-        except Exception as e:  # scapy's Scapy_Exception for a damaged section header
+        except Scapy_Exception as e:  # a damaged Section Header Block's options
             self._damaged(pos, f"block at byte offset {pos}: {e}")
             return None
         self.pos = pos + blocklen
@@ -511,7 +512,7 @@ def _open_stream(path: str, f: IO[bytes]) -> CaptureReader:
         reader = _PcapReader.__new__(_PcapReader)
         try:
             _PcapReader.__init__(reader, path, f, magic)
-        except Exception as e:  # Scapy_Exception: anything scapy refuses in the header
+        except Scapy_Exception as e:  # anything scapy refuses in the header
             raise InputError(f"{path}: unreadable pcap header: {e}") from None
         return CaptureReader(path=path, format="pcap", size=size, _reader=reader, _file=f)
     if magic == _PCAPNG_MAGIC:
@@ -534,7 +535,7 @@ def _open_stream(path: str, f: IO[bytes]) -> CaptureReader:
         ngreader = _PcapNgReader.__new__(_PcapNgReader)
         try:
             _PcapNgReader.__init__(ngreader, path, f, magic, size)
-        except Exception as e:  # Scapy_Exception / EOFError: damaged first section header
+        except Scapy_Exception as e:  # a damaged first section header
             raise InputError(f"{path}: unreadable pcapng section header: {e}") from None
         cr = CaptureReader(path=path, format="pcapng", size=size, _reader=ngreader, _file=f)
         return cr

@@ -180,7 +180,8 @@ def decode_frame(link_type: int, frame: bytes) -> DecodedSegment | None:
         if proto != 6 and proto != 17:
             return None
         ip_end = off + total
-        truncated = ip_end > n or bool(frag & 0x2000)
+        more_fragments = bool(frag & 0x2000)
+        truncated = ip_end > n or more_fragments
         if ip_end > n:
             ip_end = n
         off += ihl
@@ -196,6 +197,7 @@ def decode_frame(link_type: int, frame: bytes) -> DecodedSegment | None:
         declared_end = off + plen if plen else n  # 0: jumbogram or TSO, use what was captured
         truncated = declared_end > n
         ip_end = n if truncated else declared_end
+        more_fragments = False
         hops = 0
         while proto != 6 and proto != 17:
             if proto in _EXT_8:
@@ -213,7 +215,7 @@ def decode_frame(link_type: int, frame: bytes) -> DecodedSegment | None:
                 if fo & 0xFFF8:  # not the first fragment
                     return None
                 if fo & 1:
-                    truncated = True
+                    truncated = more_fragments = True
                 elen = 8
             elif proto == 51:  # AH: length in 4-octet units, minus 2
                 if off + 2 > ip_end:
@@ -261,7 +263,8 @@ def decode_frame(link_type: int, frame: bytes) -> DecodedSegment | None:
         ulen = declared_end - off
     elif ulen < 8:
         raise ProtocolError(f"UDP length {ulen} < 8")
-    elif off + ulen > declared_end:
+    elif off + ulen > declared_end and not more_fragments:
+        # (a first fragment holds only the start of the datagram the UDP length covers)
         raise ProtocolError(f"UDP length {ulen} past the IP payload")
     end = off + ulen
     if end > ip_end:
