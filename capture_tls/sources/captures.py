@@ -20,6 +20,9 @@ package is the only place that imports scapy). Around it we fix what scapy leave
   resets the interface list here.
 * `if_tsoffset` (IDB option 14) is not applied by scapy; `if_tsresol` is (both powers of 10
   and powers of 2). We add the offset per interface.
+* Simple Packet Blocks: scapy takes min(wirelen, snaplen) as the captured length, 0 for the
+  common snaplen 0 ("no limit"); ours reads them. They carry no time: a frame from one gets
+  the time of the frame before it (tshark shows none).
 * Decryption Secrets Blocks (type 0x0000000A): scapy's handler installs TLS keys in scapy's
   global config; ours only collects `(secrets_type, data)` into `CaptureReader.secrets`.
 
@@ -150,6 +153,7 @@ class _PcapNgReader(RawPcapNgReader):
         self._scapy_read_block = super()._read_block
         self._scapy_epb = super()._read_block_epb
         self.blocktypes[1] = self._idb
+        self.blocktypes[3] = self._spb
         self.blocktypes[6] = self._epb
         self.blocktypes[10] = self._dsb
 
@@ -197,6 +201,29 @@ class _PcapNgReader(RawPcapNgReader):
         self.cur_tsoffset = interfaces[intid][2]["tsoffset"]
         res: tuple[bytes, Any] | None = self._scapy_epb(block, size)
         return res
+
+    def _spb(self, block: bytes, size: int) -> tuple[bytes, Any] | None:
+        """Simple Packet Block, read here: scapy takes min(wirelen, snaplen) as the captured
+        length, which is 0 for the usual snaplen 0 ("no limit")."""
+        if len(block) < 4:
+            self.problems.add(DAMAGED_BLOCK, "simple packet block shorter than its header")
+            return None
+        if not self.interfaces:
+            self.problems.add(DAMAGED_BLOCK, "simple packet block before any interface "
+                              "description in its section")
+            return None
+        wirelen = self._hdr(block + b"\0\0\0\0")[0]
+        linktype, snaplen, options = self.interfaces[0]
+        caplen = wirelen if snaplen == 0 or wirelen < snaplen else snaplen
+        if 4 + caplen > len(block):
+            self.problems.add(DAMAGED_BLOCK, f"simple packet block of {len(block) + 12} bytes "
+                              f"cannot hold the {caplen} captured bytes it implies")
+            return None
+        self.cur_tsoffset = options["tsoffset"]
+        return block[4 : 4 + caplen], RawPcapNgReader.PacketMetadata(
+            linktype=linktype, tsresol=options["tsresol"], tshigh=None, tslow=None,
+            wirelen=wirelen, comments=None, ifname=options.get("name"), direction=None,
+            process_information={})
 
     def _dsb(self, block: bytes, size: int) -> None:
         if len(block) < 8:

@@ -21,6 +21,9 @@ only the link layer, the file encoding or the timestamp encoding differ.
                      destination options; an atomic fragment header (offset 0, M=0)
   ipv4_opts.pcap     IPv4 packets with 8 bytes of options (NOP, NOP, a timestamp option
                      with no room for stamps: RFC 791 type 68) and the checksum recomputed
+  spb.pcapng         Simple Packet Blocks (no timestamp, no interface id) after one EPB, on an
+                     interface with snaplen 0 (no limit) and one with snaplen 100 in a 2nd
+                     section
   secrets.pcapng     multi_if.pcapng with a TLS key log injected by `editcap --inject-secrets`
 """
 
@@ -96,12 +99,13 @@ def shb(endian: str) -> bytes:
     return block(endian, 0x0A0D0D0A, body)
 
 
-def idb(endian: str, linktype: int, tsresol: int, tsoffset: int, name: bytes) -> bytes:
+def idb(endian: str, linktype: int, tsresol: int, tsoffset: int, name: bytes,
+        snaplen: int = 262144) -> bytes:
     opts = opt(endian, 2, name) + opt(endian, 9, bytes([tsresol]))
     if tsoffset:
         opts += opt(endian, 14, struct.pack(endian + "q", tsoffset))
     opts += opt(endian, 0, b"")
-    return block(endian, 1, struct.pack(endian + "HHI", linktype, 0, 262144) + opts)
+    return block(endian, 1, struct.pack(endian + "HHI", linktype, 0, snaplen) + opts)
 
 
 def epb(endian: str, intid: int, ts_units: int, data: bytes, wirelen: int) -> bytes:
@@ -197,6 +201,17 @@ def main() -> None:
         return bytes(hdr) + ip[ihl:]
 
     write_pcap(HERE / "ipv4_opts.pcap", 101, relink(recs, ipv4_opts))
+
+    # Simple Packet Blocks: the first frame as an EPB (a time to start from), then SPBs.
+    parts = [shb("<"), idb("<", 1, 6, 0, b"lo", snaplen=0)]
+    sec, usec, data, wirelen = recs[0]
+    parts.append(epb("<", 0, sec * 1_000_000 + usec, data, wirelen))
+    for _, _, data, wirelen in recs[1:8]:
+        parts.append(block("<", 3, struct.pack("<I", wirelen) + data))
+    parts += [shb("<"), idb("<", 1, 6, 0, b"lo-100", snaplen=100)]
+    for _, _, data, wirelen in recs[8:12]:
+        parts.append(block("<", 3, struct.pack("<I", wirelen) + data[:100]))
+    (HERE / "spb.pcapng").write_bytes(b"".join(parts))
 
     keylog = HERE / "keylog.txt"
     subprocess.run(["editcap", "--inject-secrets", f"tls,{keylog}",
