@@ -537,7 +537,7 @@ def _set_u32(raw: bytes, off: int, value: int) -> bytes:
     return raw[:off] + struct.pack("<I", value) + raw[off + 4 :]
 
 
-@pytest.mark.parametrize("bad_length", [0, 13, 8, 0x7FFFFFF0, 0xFFFFFFFF])
+@pytest.mark.parametrize("bad_length", [0, 13, 8, 0x100000, 0x7FFFFFF0, 0xFFFFFFFF])
 def test_pcapng_bad_block_length_resynchronises(tmp_path: Path, bad_length: int) -> None:
     raw = (DATA / "multi_if.pcapng").read_bytes()
     _, full = read_all(DATA / "multi_if.pcapng")

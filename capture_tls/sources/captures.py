@@ -356,7 +356,13 @@ class CaptureReader:
     """An opened capture. Iterate `frames()` once; afterwards `problems`, `packets`,
     `first_ts`, `last_ts` and `link_types` describe what was read.
 
-    `secrets` collects the payloads of pcapng Decryption Secrets Blocks as (type, bytes).
+    `secrets` collects the payloads of pcapng Decryption Secrets Blocks as (type, bytes),
+    e.g. (0x544C534B "TLSK", an NSS key log). It fills while `frames()` runs: a DSB is seen
+    when the reader reaches it, which for editcap/dumpcap output is before the packets.
+    `problems` also fills as the reader goes; each code appears once, with a count.
+
+    `frames()` yields (timestamp, link type, frame bytes, original length): plain tuples.
+    It closes the file when exhausted or when the generator is dropped.
     """
 
     path: str
