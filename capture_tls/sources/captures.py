@@ -20,6 +20,9 @@ package is the only place that imports scapy). Around it we fix what scapy leave
   resets the interface list here.
 * `if_tsoffset` (IDB option 14) is not applied by scapy; `if_tsresol` is (both powers of 10
   and powers of 2). We add the offset per interface.
+* Simple Packet Blocks: scapy takes min(wirelen, snaplen) as the captured length, 0 for the
+  common snaplen 0 ("no limit"); ours reads them. They carry no time: a frame from one gets
+  the time of the frame before it (tshark shows none).
 * Decryption Secrets Blocks (type 0x0000000A): scapy's handler installs TLS keys in scapy's
   global config; ours only collects `(secrets_type, data)` into `CaptureReader.secrets`.
 
@@ -38,6 +41,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
+from scapy.error import Scapy_Exception
 from scapy.utils import RawPcapNgReader, RawPcapReader
 
 from capture_tls.errors import InputError
@@ -76,20 +80,30 @@ _PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 
 _U32LE = struct.Struct("<I")
 _U32BE = struct.Struct(">I")
+_HDR_LE = struct.Struct("<II").unpack_from
+_HDR_BE = struct.Struct(">II").unpack_from
+# Enhanced Packet Block: interface id, (timestamp high, low skipped), captured length
+_EPB_LE = struct.Struct("<I8xI").unpack_from
+_EPB_BE = struct.Struct(">I8xI").unpack_from
 
 
 class _ScapyReaderWarnings(logging.Filter):
     """Drop scapy's capture-reader warnings ("Pcap: ...", "PcapNg: ...", "PcapReader: ...").
-    We report the same conditions as `FileProblem`s; everything else scapy logs passes."""
+    We report the same conditions as `FileProblem`s; everything else scapy logs passes.
+
+    Installed first on "scapy.runtime", ahead of scapy's own ScapyFreqFilter, which would
+    otherwise walk the stack (traceback.extract_stack) for every warning of a damaged file
+    and rename repeated ones to "more ...".
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = record.msg
-        return not (isinstance(msg, str) and msg.startswith("Pcap"))
+        return not (isinstance(msg, str) and msg.startswith(("Pcap", "more Pcap")))
 
 
 _scapy_log = logging.getLogger("scapy.runtime")
 if not any(isinstance(f, _ScapyReaderWarnings) for f in _scapy_log.filters):
-    _scapy_log.addFilter(_ScapyReaderWarnings())
+    _scapy_log.filters.insert(0, _ScapyReaderWarnings())
 
 
 @dataclass
@@ -130,8 +144,16 @@ class _PcapNgReader(RawPcapNgReader):
         self.secrets: list[tuple[int, bytes]] = []
         self.cur_tsoffset = 0
         self.stopped = False
+        self._hdr = _HDR_LE
+        self._epb_fixed = _EPB_LE
         super().__init__(filename, fdesc, magic)
+        # Offset of the next block. Tracked here (not f.tell()) to keep the hot path short;
+        # every path that moves the file sets it.
+        self.pos: int = fdesc.tell()
+        self._scapy_read_block = super()._read_block
+        self._scapy_epb = super()._read_block_epb
         self.blocktypes[1] = self._idb
+        self.blocktypes[3] = self._spb
         self.blocktypes[6] = self._epb
         self.blocktypes[10] = self._dsb
 
@@ -140,7 +162,12 @@ class _PcapNgReader(RawPcapNgReader):
     def _read_block_shb(self) -> None:
         # Interface ids restart in every section.
         self.interfaces = []
-        super()._read_block_shb()
+        try:
+            super()._read_block_shb()
+        finally:
+            big = self.endian == ">"
+            self._hdr = _HDR_BE if big else _HDR_LE
+            self._epb_fixed = _EPB_BE if big else _EPB_LE
 
     def _idb(self, block: bytes, size: int) -> None:
         if len(block) < 8:
@@ -161,18 +188,42 @@ class _PcapNgReader(RawPcapNgReader):
             self.problems.add(DAMAGED_BLOCK, f"enhanced packet block of {len(block) + 12} bytes "
                               "is shorter than its fixed fields")
             return None
-        intid, _, _, caplen = struct.unpack_from(self.endian + "4I", block)
+        intid, caplen = self._epb_fixed(block)
         if 20 + caplen > len(block):
             self.problems.add(DAMAGED_BLOCK, f"enhanced packet block claims {caplen} captured "
                               f"bytes but holds {len(block) - 20}")
             return None
-        if intid >= len(self.interfaces):
+        interfaces = self.interfaces
+        if intid >= len(interfaces):
             self.problems.add(DAMAGED_BLOCK, f"packet block names interface {intid}, but only "
-                              f"{len(self.interfaces)} are described in its section")
+                              f"{len(interfaces)} are described in its section")
             return None
-        self.cur_tsoffset = self.interfaces[intid][2].get("tsoffset", 0)
-        res: tuple[bytes, Any] | None = super()._read_block_epb(block, size)
+        self.cur_tsoffset = interfaces[intid][2]["tsoffset"]
+        res: tuple[bytes, Any] | None = self._scapy_epb(block, size)
         return res
+
+    def _spb(self, block: bytes, size: int) -> tuple[bytes, Any] | None:
+        """Simple Packet Block, read here: scapy takes min(wirelen, snaplen) as the captured
+        length, which is 0 for the usual snaplen 0 ("no limit")."""
+        if len(block) < 4:
+            self.problems.add(DAMAGED_BLOCK, "simple packet block shorter than its header")
+            return None
+        if not self.interfaces:
+            self.problems.add(DAMAGED_BLOCK, "simple packet block before any interface "
+                              "description in its section")
+            return None
+        wirelen = self._hdr(block + b"\0\0\0\0")[0]
+        linktype, snaplen, options = self.interfaces[0]
+        caplen = wirelen if snaplen == 0 or wirelen < snaplen else snaplen
+        if 4 + caplen > len(block):
+            self.problems.add(DAMAGED_BLOCK, f"simple packet block of {len(block) + 12} bytes "
+                              f"cannot hold the {caplen} captured bytes it implies")
+            return None
+        self.cur_tsoffset = options["tsoffset"]
+        return block[4 : 4 + caplen], RawPcapNgReader.PacketMetadata(
+            linktype=linktype, tsresol=options["tsresol"], tshigh=None, tslow=None,
+            wirelen=wirelen, comments=None, ifname=options.get("name"), direction=None,
+            process_information={})
 
     def _dsb(self, block: bytes, size: int) -> None:
         if len(block) < 8:
@@ -187,69 +238,74 @@ class _PcapNgReader(RawPcapNgReader):
 
     # --- checked framing ---------------------------------------------------------------------
 
-    def _peek_header(self, pos: int) -> bytes:
-        f: Any = self.f
-        head: bytes = f.peek(12)[:12]
-        if len(head) < 12:
-            head = f.read(12)
-            f.seek(pos)
-        return head
-
-    def _header_length(self, head: bytes) -> int:
-        """Block total length from a block header, in the block's own byte order."""
-        if head[:4] == _PCAPNG_MAGIC:
-            if head[8:12] == b"\x4d\x3c\x2b\x1a":
-                return int(_U32LE.unpack_from(head, 4)[0])
-            if head[8:12] == b"\x1a\x2b\x3c\x4d":
-                return int(_U32BE.unpack_from(head, 4)[0])
-            return -1
-        return int(struct.unpack_from(self.endian + "I", head, 4)[0])
-
-    def _length_ok(self, pos: int, blocklen: int, head: bytes) -> bool:
-        if head[:4] == _PCAPNG_MAGIC:
-            return 28 <= blocklen <= _MAX_BLOCK_BYTES and blocklen % 4 == 0
-        return 12 <= blocklen <= _MAX_BLOCK_BYTES and blocklen % 4 == 0
+    def _header(self, head: bytes) -> tuple[int, int]:
+        """(block type, block total length) from 12 header bytes, in the block's own byte
+        order (a Section Header Block declares its own); -1 for an unusable length."""
+        btype, blocklen = self._hdr(head)
+        if btype == _SHB:
+            bom = head[8:12]
+            if bom == b"\x4d\x3c\x2b\x1a":
+                blocklen = _U32LE.unpack_from(head, 4)[0]
+            elif bom == b"\x1a\x2b\x3c\x4d":
+                blocklen = _U32BE.unpack_from(head, 4)[0]
+            else:
+                return btype, -1
+            if blocklen < 28:
+                return btype, -1
+        if blocklen < 12 or blocklen & 3 or blocklen > _MAX_BLOCK_BYTES:
+            return btype, -1
+        return btype, blocklen
 
     def _read_block(self, size: int = _MAX_FRAME_BYTES) -> tuple[bytes, Any] | None:
         if self.stopped:
             raise EOFError
-        f = self.f
-        pos = f.tell()
+        pos = self.pos
         remaining = self.size - pos
-        if remaining <= 0:
-            raise EOFError
         if remaining < 12:
-            self._truncated(pos, f"cut inside a block header ({remaining} bytes left)")
-        head = self._peek_header(pos)
-        blocklen = self._header_length(head)
-        if not self._length_ok(pos, blocklen, head):
-            self._damaged(pos, f"block length {blocklen} at byte offset {pos} is not valid")
+            if remaining <= 0:
+                raise EOFError
+            self._truncated(pos, f"{remaining} bytes of a block header at byte offset {pos}")
+        f: Any = self.f
+        head = f.peek(12)
+        if len(head) < 12:
+            head = f.read(12)
+            f.seek(pos)
+        btype, blocklen = self._hdr(head)
+        if btype == _SHB or blocklen < 12 or blocklen & 3 or blocklen > _MAX_BLOCK_BYTES:
+            btype, blocklen = self._header(head)
+        if blocklen < 0:
+            raw_len = self._hdr(head)[1]
+            self._damaged(pos, f"block length {raw_len} at byte offset {pos} is not valid")
             return None
         if blocklen > remaining:
-            if self._resync(pos + 4, quiet=True):
+            if self._resync(pos + 4):
                 self.problems.add(DAMAGED_BLOCK, f"block at byte offset {pos} declares "
                                   f"{blocklen} bytes, past the next good block; skipped")
                 return None
             self._truncated(pos, f"cut inside a block of {blocklen} bytes at byte offset {pos}")
         try:
-            res: tuple[bytes, Any] | None = super()._read_block(size)
+            res: tuple[bytes, Any] | None = self._scapy_read_block(size)
         except (EOFError, struct.error, ValueError, IndexError, KeyError) as e:
             # Header checked, body inside the file: the trailing length disagrees or scapy's
             # handler refused the contents.
             f.seek(pos + blocklen - 4)
-            tail = f.read(4)
-            if len(tail) == 4 and self._header_length(head[:4] + tail + head[8:]) == blocklen:
+            if self._trailer_matches(head, f.read(4), blocklen):
                 self.problems.add(DAMAGED_BLOCK, f"block at byte offset {pos} has unreadable "
-                                  f"contents ({e or type(e).__name__}); skipped")
+                                  f"contents ({str(e) or type(e).__name__}); skipped")
                 f.seek(pos + blocklen)
+                self.pos = pos + blocklen
                 return None
             self._damaged(pos, f"block at byte offset {pos}: its trailing length does not "
                           f"match its leading length {blocklen}")
             return None
-        except Exception as e:  # scapy's Scapy_Exception for a damaged section header
+        except Scapy_Exception as e:  # a damaged Section Header Block's options
             self._damaged(pos, f"block at byte offset {pos}: {e}")
             return None
+        self.pos = pos + blocklen
         return res
+
+    def _trailer_matches(self, head: bytes, tail: bytes, blocklen: int) -> bool:
+        return len(tail) == 4 and self._header(head[:4] + tail + head[8:12])[1] == blocklen
 
     def _truncated(self, pos: int, what: str) -> None:
         self.problems.add(TRUNCATED_FILE, f"file cut short: {what}")
@@ -257,14 +313,14 @@ class _PcapNgReader(RawPcapNgReader):
         raise EOFError
 
     def _damaged(self, pos: int, what: str) -> None:
-        if self._resync(pos + 4, quiet=False):
+        if self._resync(pos + 4):
             self.problems.add(DAMAGED_BLOCK, f"{what}; skipped to the next good block")
         else:
             self.problems.add(DAMAGED_BLOCK, f"{what}; no good block follows, reading stopped")
             self.stopped = True
             raise EOFError
 
-    def _resync(self, start: int, quiet: bool) -> bool:
+    def _resync(self, start: int) -> bool:
         """Look for the next block whose leading and trailing lengths agree, starting at a
         4-byte aligned offset >= start. On success the file is positioned there."""
         f = self.f
@@ -277,17 +333,14 @@ class _PcapNgReader(RawPcapNgReader):
         for i in range(0, len(window) - 11, 4):
             if self._block_at(window, i, start):
                 f.seek(start + i)
+                self.pos = start + i
                 return True
         return False
 
     def _block_at(self, window: bytes, i: int, base: int) -> bool:
-        btype = _U32LE.unpack_from(window, i)[0] if self.endian == "<" else \
-            _U32BE.unpack_from(window, i)[0]
-        if btype not in _KNOWN_BLOCK_TYPES:
-            return False
         head = window[i : i + 12]
-        blocklen = self._header_length(head)
-        if not self._length_ok(base + i, blocklen, head) or base + i + blocklen > self.size:
+        btype, blocklen = self._header(head)
+        if btype not in _KNOWN_BLOCK_TYPES or blocklen < 0 or base + i + blocklen > self.size:
             return False
         if i + blocklen <= len(window):
             tail = window[i + blocklen - 4 : i + blocklen]
@@ -295,7 +348,7 @@ class _PcapNgReader(RawPcapNgReader):
             f = self.f
             f.seek(base + i + blocklen - 4)
             tail = f.read(4)
-        return self._header_length(head[:4] + tail + head[8:]) == blocklen
+        return self._trailer_matches(head, tail, blocklen)
 
 
 @dataclass
@@ -303,7 +356,13 @@ class CaptureReader:
     """An opened capture. Iterate `frames()` once; afterwards `problems`, `packets`,
     `first_ts`, `last_ts` and `link_types` describe what was read.
 
-    `secrets` collects the payloads of pcapng Decryption Secrets Blocks as (type, bytes).
+    `secrets` collects the payloads of pcapng Decryption Secrets Blocks as (type, bytes),
+    e.g. (0x544C534B "TLSK", an NSS key log). It fills while `frames()` runs: a DSB is seen
+    when the reader reaches it, which for editcap/dumpcap output is before the packets.
+    `problems` also fills as the reader goes; each code appears once, with a count.
+
+    `frames()` yields (timestamp, link type, frame bytes, original length): plain tuples.
+    It closes the file when exhausted or when the generator is dropped.
     """
 
     path: str
@@ -331,9 +390,9 @@ class CaptureReader:
             self.close()
 
     def _pcap_frames(self, reader: Any) -> Iterator[RawFrame]:
-        f = reader.f
         size = self.size
-        link = int(reader.linktype)
+        # Bits 16-31 of the header's link type carry FCS information, not the type.
+        link = int(reader.linktype) & 0xFFFF
         self.link_types.add(link)
         div = 1_000_000_000 if reader.nano else 1_000_000
         read = reader._read_packet
@@ -342,9 +401,9 @@ class CaptureReader:
         n = 0
         first: float | None = None
         ts = 0.0
+        pos = reader.f.tell()  # offset of the next record, tracked without a tell() each
         try:
             while True:
-                pos = f.tell()
                 try:
                     data, meta = read(_MAX_FRAME_BYTES)
                 except EOFError:
@@ -363,6 +422,7 @@ class CaptureReader:
                     problems.add(TRUNCATED_FILE, f"file cut short: record at byte offset {pos} "
                                  f"holds {len(data)} of its {caplen} bytes, after {n} packets")
                     break
+                pos += 16 + caplen
                 ts = (meta.sec * div + meta.usec) / div
                 if first is None:
                     first = ts
@@ -485,7 +545,7 @@ def _open_stream(path: str, f: IO[bytes]) -> CaptureReader:
         reader = _PcapReader.__new__(_PcapReader)
         try:
             _PcapReader.__init__(reader, path, f, magic)
-        except Exception as e:  # Scapy_Exception: anything scapy refuses in the header
+        except Scapy_Exception as e:  # anything scapy refuses in the header
             raise InputError(f"{path}: unreadable pcap header: {e}") from None
         return CaptureReader(path=path, format="pcap", size=size, _reader=reader, _file=f)
     if magic == _PCAPNG_MAGIC:
@@ -508,7 +568,7 @@ def _open_stream(path: str, f: IO[bytes]) -> CaptureReader:
         ngreader = _PcapNgReader.__new__(_PcapNgReader)
         try:
             _PcapNgReader.__init__(ngreader, path, f, magic, size)
-        except Exception as e:  # Scapy_Exception / EOFError: damaged first section header
+        except Scapy_Exception as e:  # a damaged first section header
             raise InputError(f"{path}: unreadable pcapng section header: {e}") from None
         cr = CaptureReader(path=path, format="pcapng", size=size, _reader=ngreader, _file=f)
         return cr

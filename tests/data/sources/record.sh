@@ -20,6 +20,11 @@ serve() {  # serve ADDR PORT [netns]
 fetch() {  # fetch URL
   python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5).read()" "$1"
 }
+datagrams() {  # one UDP datagram each to closed ports: the kernel answers ICMP unreachable
+  python3 -c "import socket
+for fam, addr in ((socket.AF_INET, ('127.0.0.1', 8768)), (socket.AF_INET6, ('::1', 8768))):
+    s = socket.socket(fam, socket.SOCK_DGRAM); s.sendto(b'capture-tls udp probe', addr); s.close()"
+}
 capture() {  # capture OUT -- tcpdump args...
   out=$1; shift
   tcpdump -U -w "$HERE/$out" "$@" >/dev/null 2>&1 &
@@ -27,6 +32,7 @@ capture() {  # capture OUT -- tcpdump args...
   sleep 1.5
   fetch "http://127.0.0.1:8765/hello.txt"
   fetch "http://[::1]:8766/hello.txt"
+  datagrams
   sleep 1
   kill -INT "$(cat "$WORK/tcpdump.pid")"; wait "$(cat "$WORK/tcpdump.pid")" || true
   rm -f "$WORK/tcpdump.pid"
@@ -34,7 +40,7 @@ capture() {  # capture OUT -- tcpdump args...
 
 serve 127.0.0.1 8765
 serve ::1 8766
-FILTER='tcp port 8765 or tcp port 8766'
+FILTER='tcp port 8765 or tcp port 8766 or udp port 8768 or icmp or icmp6'
 capture lo_en10mb.pcap -i lo "$FILTER"
 capture any_sll.pcap -i any -y LINUX_SLL "$FILTER"
 capture any_sll2.pcap -i any -y LINUX_SLL2 "$FILTER"
@@ -59,4 +65,24 @@ sleep 1
 kill -INT "$(cat "$WORK/dumpcap.pid")"; wait "$(cat "$WORK/dumpcap.pid")" || true
 rm -f "$WORK/dumpcap.pid"
 ip link del ctls_v0 2>/dev/null || true
-ls -l "$HERE"/*.pcap "$HERE"/*.pcapng
+
+
+# keylog.txt: the NSS key log of one real TLS 1.3 connection over loopback (Python's ssl
+# module, a throw-away self-signed key), used by derive.py for a Decryption Secrets Block.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost \
+  -keyout "$WORK/k.pem" -out "$WORK/c.pem" 2>/dev/null
+python3 - "$WORK" "$HERE/keylog.txt" <<'PY'
+import socket, ssl, sys, threading
+work, out = sys.argv[1], sys.argv[2]
+srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); srv.load_cert_chain(f"{work}/c.pem", f"{work}/k.pem")
+cli = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); cli.load_verify_locations(f"{work}/c.pem")
+open(out, "w").close(); cli.keylog_filename = out
+ls = socket.create_server(("127.0.0.1", 0))
+def accept():
+    c, _ = ls.accept()
+    with srv.wrap_socket(c, server_side=True) as s: s.recv(10)
+t = threading.Thread(target=accept); t.start()
+with cli.wrap_socket(socket.create_connection(ls.getsockname()), server_hostname="localhost") as s:
+    s.sendall(b"hi")
+t.join()
+PY
