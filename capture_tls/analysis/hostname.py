@@ -101,7 +101,11 @@ class HostMatch:
 
 
 def _to_bytes(s: str) -> bytes:
-    return s.encode("utf-8", "surrogatepass")
+    """UTF-8; raw bytes kept as surrogate escapes (certificates.py) come back as they were."""
+    try:
+        return s.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "surrogatepass")
 
 
 def _skip_prefix(pattern: bytes, subject_len: int, flags: int) -> bytes:
