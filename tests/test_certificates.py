@@ -68,7 +68,7 @@ def build(
     serial: int = 0x0A1B2C,
     not_before: dt.datetime = T0,
     not_after: dt.datetime = T0 + dt.timedelta(days=90),
-    hash_alg: hashes.HashAlgorithm | None = None,
+    hash_alg: hashes.SHA256 | hashes.SHA384 | None = None,
 ) -> x509.Certificate:
     b = (
         x509.CertificateBuilder()
