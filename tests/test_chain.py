@@ -301,3 +301,83 @@ def test_result_is_frozen() -> None:
     assert isinstance(r, ChainResult)
     with pytest.raises(AttributeError):
         r.ok = False  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------------------------
+# Security-level checks libssl makes after chain verification.
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        head = bytes([n])
+    else:
+        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        head = bytes([0x80 | len(raw)]) + raw
+    return bytes([tag]) + head + content
+
+
+def _span(b: bytes, pos: int) -> tuple[int, int]:
+    """(content start, end) of the TLV at pos."""
+    n = b[pos + 1]
+    start = pos + 2
+    if n & 0x80:
+        k = n & 0x7F
+        n = int.from_bytes(b[start : start + k], "big")
+        start += k
+    return start, start + n
+
+
+def _children(b: bytes) -> list[bytes]:
+    out = []
+    pos = 0
+    while pos < len(b):
+        _, end = _span(b, pos)
+        out.append(b[pos:end])
+        pos = end
+    return out
+
+
+def sha1_signed(cert: x509.Certificate, issuer: Issued) -> x509.Certificate:
+    """The same TBS, re-signed ecdsa-with-SHA1 (cryptography refuses to build it)."""
+    alg = _tlv(0x30, _tlv(0x06, bytes.fromhex("2a8648ce3d0401")))
+    tbs_in = cert.tbs_certificate_bytes
+    start, end = _span(tbs_in, 0)
+    fields = _children(tbs_in[start:end])
+    fields[2] = alg
+    tbs = _tlv(0x30, b"".join(fields))
+    sig = issuer.key.sign(tbs, ec.ECDSA(hashes.SHA1()))
+    return x509.load_der_x509_certificate(_tlv(0x30, tbs + alg + _tlv(0x03, b"\x00" + sig)))
+
+
+def test_weak_key_is_reported_beside_a_good_chain(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "weak.example.com")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(INTER.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(NOW - DAY)
+        .not_valid_after(NOW + DAY)
+        .sign(INTER.key, hashes.SHA256())
+    )
+    r = verify_chain([cert.public_bytes(serialization.Encoding.DER), INTER.der], ROOT.pem, NOW)
+    assert r.ok is True and r.categories == ("weak-key",)
+    if ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).security_level >= 2:
+        weak = Issued(cert, key)  # type: ignore[arg-type]
+        with pytest.raises(ssl.SSLError, match="KEY_TOO_SMALL"):
+            handshake_verify_code(tmp_path, [weak, INTER], ROOT.pem)
+
+
+def test_sha1_signature_is_weak(tmp_path: Path) -> None:
+    leaf = sha1_signed(LEAF.cert, INTER)
+    assert leaf.signature_algorithm_oid.dotted_string == "1.2.840.10045.4.1"
+    r = verify_chain([leaf.public_bytes(serialization.Encoding.DER), INTER.der], ROOT.pem, NOW)
+    assert r.ok is True and r.categories == ("weak-signature",)
+    if ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).security_level >= 2:
+        with pytest.raises(ssl.SSLError, match="MD_TOO_WEAK"):
+            handshake_verify_code(tmp_path, [Issued(leaf, LEAF.key), INTER], ROOT.pem)

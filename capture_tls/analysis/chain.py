@@ -24,8 +24,11 @@ Categories:
 - "chain-incomplete": the leaf's issuer is nowhere and the leaf looks like one issued by an
   intermediate (it carries AIA caIssuers, as public CAs' leaves do): the server does not send
   its intermediate. The two cases are not distinguishable for certain; `reason` says so.
-- "bad-signature", "invalid-ca", "invalid-purpose", "bad-date", "weak-key", "weak-signature",
-  "malformed", "other".
+- "weak-key" / "weak-signature": a key or signature of the chain that a client at TLS security
+  level 2 (Debian's and Ubuntu's default) refuses in the handshake (handshake_failure) even
+  though the chain verifies: RSA/DSA under 2048 bits, EC under 224, MD5 or SHA-1 signatures.
+  OpenSSL's own verify errors 66-68 map here too.
+- "bad-signature", "invalid-ca", "invalid-purpose", "bad-date", "malformed", "other".
 
 The OpenSSL doing the work is the one pyOpenSSL runs on (cryptography's own build, which may be
 newer than the system libssl the clients link); the tests check every scenario against a real
@@ -221,6 +224,30 @@ def _date_categories(parsed: Sequence[ParsedCertificate], at: dt.datetime) -> li
     return out
 
 
+# TLS security level 2 (the default of Debian's and Ubuntu's OpenSSL builds): 112 bits of
+# security, i.e. RSA/DSA keys of 2048 bits, EC keys of 224 bits, no MD5/SHA-1 signatures.
+# libssl refuses such a chain in the handshake (handshake_failure), after chain verification.
+_MIN_BITS = {"RSA": 2048, "DSA": 2048, "EC": 224}
+_WEAK_SIGNATURES = {
+    "md2WithRSAEncryption",
+    "md5WithRSAEncryption",
+    "sha1WithRSAEncryption",
+    "ecdsa-with-SHA1",
+    "dsaWithSHA1",
+}
+
+
+def _weak_categories(parsed: Sequence[ParsedCertificate]) -> list[str]:
+    out = []
+    for p in parsed:
+        minimum = _MIN_BITS.get(p.key_type)
+        if minimum is not None and p.key_bits is not None and p.key_bits < minimum:
+            out.append("weak-key")
+        if p.facts.signature_algorithm in _WEAK_SIGNATURES and not p.facts.self_signed:
+            out.append("weak-signature")
+    return out
+
+
 def _has_ca_issuers(cert: x509.Certificate) -> bool:
     try:
         aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
@@ -282,6 +309,7 @@ def verify_chain(
     found = _date_categories(parsed, at)
     if leaf.facts.self_signed:
         found.append("self-signed")
+    found += _weak_categories(parsed)
 
     if ca_pem_bundle is None:
         what = ", ".join(_unique(found)) or "no date or self-signature problem"
@@ -329,6 +357,11 @@ def _verify_with_openssl(
     ctx = crypto.X509StoreContext(store, loaded[0], loaded[1:])
     try:
         verified = ctx.get_verified_chain()
+    except crypto.Error as e:  # not a verification result: OpenSSL failed internally
+        return ChainResult(
+            False, None, None, None, ("other", *_unique(found)),
+            f"OpenSSL could not run the verification ({e})", notes=tuple(notes),
+        )  # fmt: skip
     except crypto.X509StoreContextError as e:
         code, depth, text = int(e.errors[0]), int(e.errors[1]), str(e.errors[2])
         first, why = _classify(code, depth, e.certificate, parsed)
