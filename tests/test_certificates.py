@@ -462,3 +462,34 @@ def test_rsa_pss_and_sha1_names() -> None:
     assert f.self_signed
     if OPENSSL is not None:
         assert re.search(r"Signature Algorithm: rsassaPss", openssl_x509(der(pss), "-text"))
+
+
+FUZZ_SEEDS = [
+    der(BASE),
+    der(build(name("a", "b", org="O"), key=RSA_KEY, san=[x509.DNSName("x.example"),
+        x509.IPAddress(ipaddress.ip_address("10.0.0.1"))])),
+    der(build(name("ed"), key=KEYS[3][1])),
+]  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    seed=st.sampled_from(FUZZ_SEEDS),
+    edits=st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), max_size=4),
+    cut=st.integers(min_value=0, max_value=2000),
+)
+def test_mutated_certificates_raise_only_our_error(
+    seed: bytes, edits: list[tuple[int, int]], cut: int
+) -> None:
+    data = bytearray(seed)
+    for pos, value in edits:
+        data[pos % len(data)] = value
+    for candidate in (bytes(data), bytes(data[:cut])):
+        try:
+            p = parse_certificate(candidate, cache=CertificateCache(1))
+        except CertificateParseError:
+            continue
+        assert p.facts.sha256 == hashlib.sha256(candidate).hexdigest()
+        assert isinstance(p.facts.san_dns, tuple) and isinstance(p.notes, tuple)
+        host_match(p, "x.example")
+        host_match(p, "10.0.0.1")

@@ -19,6 +19,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from capture_tls.analysis.chain import (
     X509_V_ERR_CERT_HAS_EXPIRED,
@@ -381,3 +383,20 @@ def test_sha1_signature_is_weak(tmp_path: Path) -> None:
     if ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).security_level >= 2:
         with pytest.raises(ssl.SSLError, match="MD_TOO_WEAK"):
             handshake_verify_code(tmp_path, [Issued(leaf, LEAF.key), INTER], ROOT.pem)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    which=st.integers(0, 1),
+    edits=st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), max_size=3),
+)
+def test_damaged_chains_never_raise(which: int, edits: list[tuple[int, int]]) -> None:
+    chain = [bytearray(LEAF.der), bytearray(INTER.der)]
+    for pos, value in edits:
+        chain[which][pos % len(chain[which])] = value
+    r = verify_chain([bytes(c) for c in chain], ROOT.pem, NOW)
+    assert r.ok in (True, False)
+    if r.ok:
+        assert r.error_code == 0
+    else:
+        assert r.categories and r.reason

@@ -464,11 +464,17 @@ def _from_openssl(b: _Builder, der: bytes, why: str) -> None:
             b.tbs = _tbs_bytes(der)
         except ProtocolError as e:
             raise CertificateParseError(f"not a certificate: {e}") from None
-        subj = cert.get_subject().get_components()
-        b.subject = _rfc4514_from_components(subj)
-        b.subject_cns = [v.decode("utf-8", "replace") for k, v in subj if k == b"CN"]
-        b.issuer = _rfc4514_from_components(cert.get_issuer().get_components())
-        b.serial = _serial_hex(cert.get_serial_number())
+        try:
+            subj = cert.get_subject().get_components()
+            b.subject = _rfc4514_from_components(subj)
+            b.subject_cns = [v.decode("utf-8", "replace") for k, v in subj if k == b"CN"]
+            b.issuer = _rfc4514_from_components(cert.get_issuer().get_components())
+        except Exception as e:
+            b.notes.append(f"the names cannot be read ({e})")
+        try:
+            b.serial = _serial_hex(cert.get_serial_number())
+        except Exception as e:
+            b.notes.append(f"the serial number cannot be read ({e})")
         try:
             b.signature_algorithm = cert.get_signature_algorithm().decode("ascii")
         except Exception:
@@ -522,8 +528,12 @@ def _parse_uncached(der: bytes, limits: Limits) -> ParsedCertificate:
             cert = x509.load_der_x509_certificate(der)
         except Exception as e:  # anything cryptography says about the bytes
             _from_openssl(b, der, str(e).split("\n")[0][:200])
-        else:
+            return b.build()
+        try:
             _from_cryptography(b, cert)
+        except Exception as e:  # a lazily parsed part cryptography chokes on: start over
+            b = _Builder(der, limits)
+            _from_openssl(b, der, str(e).split("\n")[0][:200])
     return b.build()
 
 
