@@ -277,6 +277,10 @@ def test_san_cap() -> None:
     full = parse_certificate(data)
     assert len(full.facts.san_dns) == 5 and full.facts.san_ip == ("10.0.0.1",)
     assert full.notes == ()
+    assert full.has_san_extension
+    only_email = parse_certificate(der(build(name("e"), san=[x509.RFC822Name("a@b.example")])))
+    assert only_email.has_san_extension and not only_email.has_dns_san
+    assert not parse_certificate(der(build(name("n")))).has_san_extension
 
 
 def test_cache_parses_once_and_is_bounded() -> None:
@@ -424,6 +428,8 @@ def test_damaged_san_read_as_openssl_does(
     p = parse_certificate(data)
     assert p.facts.san_dns == dns
     assert p.facts.san_ip == ips
+    assert p.has_san_extension == bool(dns or ips)
+    assert p.has_dns_san == bool(dns)
     assert p.notes  # something was said about it
     assert p.facts.subject_cn == "base.example"
     for host in ("base.example", "ok.example", "é.example", "dup.example", "x.example"):

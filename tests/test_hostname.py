@@ -686,3 +686,22 @@ def test_nul_and_empty_hosts() -> None:
     assert check_host(["db.example.com"], [], [], "db.example.com\x00").matched
     assert not check_host(["db.example.com"], [], [], "").matched
     assert not check_host([""], [], [""], "").matched
+
+
+def test_partial_wildcards_depend_on_the_flag() -> None:
+    """libmysqlclient (flags 0) accepts what Python's ssl (NO_PARTIAL_WILDCARDS) refuses."""
+    for pattern, host in (
+        ("db*.example.com", "db1.example.com"),
+        ("*db.example.com", "xdb.example.com"),
+    ):
+        assert check_host([pattern], [], [], host).matched
+        assert not check_host(
+            [pattern], [], [], host, flags=X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
+        ).matched
+    # never inside a label, never for an IDNA host label, never with NO_WILDCARDS
+    assert not check_host(["d*b.example.com"], [], [], "dxb.example.com").matched
+    assert not check_host(["x*.example.com"], [], [], "xn--rger-koa.example.com").matched
+    assert check_host(["*.example.com"], [], [], "xn--rger-koa.example.com").matched
+    assert not check_host(
+        ["*.example.com"], [], [], "a.example.com", flags=X509_CHECK_FLAG_NO_WILDCARDS
+    ).matched

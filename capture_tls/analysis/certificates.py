@@ -82,6 +82,8 @@ class ParsedCertificate:
         the key could not be read).
     not_before_utc / not_after_utc: the validity as datetimes; None when a time is no date.
     has_dns_san: the certificate has at least one DNS SAN (even beyond the reporting cap).
+    has_san_extension: the certificate has a readable SubjectAltName extension, whatever its
+        entries (clients like mysqlnd, node and Connector/J read the CN only without one).
     san_entries_omitted: SAN entries (DNS and IP) past limits.max_san_entries, not reported.
     notes: one sentence per thing that could not be read or looks wrong; empty when clean.
     """
@@ -93,6 +95,7 @@ class ParsedCertificate:
     not_before_utc: dt.datetime | None
     not_after_utc: dt.datetime | None
     has_dns_san: bool
+    has_san_extension: bool
     san_entries_omitted: int
     notes: tuple[str, ...]
 
@@ -217,16 +220,16 @@ def _format_raw_time(tag: int, text: str) -> str:
     return text
 
 
-def _der_sans(tbs: bytes) -> tuple[list[bytes], list[bytes], str | None]:
+def _der_sans(tbs: bytes) -> tuple[list[bytes], list[bytes], bool, str | None]:
     """dNSName and iPAddress values of the SAN extension as OpenSSL would see them.
 
-    Returns (dns, ip, note). A duplicated SAN extension or one that is not DER is absent for
-    OpenSSL (X509_get_ext_d2i returns NULL), so both lists are empty then.
+    Returns (dns, ip, extension usable, note). A duplicated SAN extension or one that is not
+    DER is absent for OpenSSL (X509_get_ext_d2i returns NULL), so both lists are empty then.
     """
     fields = _tbs_fields(tbs)
     exts = [r for tag, r in fields if tag == 0xA3]
     if not exts:
-        return [], [], None
+        return [], [], False, None
     tag, seq = _tlv(exts[0])
     if tag != 0x30:
         raise ProtocolError("DER: Extensions is not a SEQUENCE")
@@ -244,9 +247,9 @@ def _der_sans(tbs: bytes) -> tuple[list[bytes], list[bytes], str | None]:
         if otag == 0x06 and oid.rest() == b"\x55\x1d\x11" and tag == 0x04:
             san_values.append(value)
     if not san_values:
-        return [], [], None
+        return [], [], False, None
     if len(san_values) > 1:
-        return [], [], "the SubjectAltName extension appears twice; OpenSSL then ignores it"
+        return [], [], False, "the SubjectAltName extension appears twice; OpenSSL ignores it"
     tag, names = _tlv(san_values[0])
     if tag != 0x30 or not san_values[0].at_end():
         raise ProtocolError("DER: SubjectAltName is not one SEQUENCE")
@@ -260,7 +263,7 @@ def _der_sans(tbs: bytes) -> tuple[list[bytes], list[bytes], str | None]:
             dns.append(v.rest())
         elif tag == 0x87:
             ips.append(v.rest())
-    return dns, ips, None
+    return dns, ips, True, None
 
 
 def _ip_text(raw: bytes) -> str:
@@ -322,6 +325,7 @@ class _Builder:
         self.san_dns: list[str] = []
         self.san_ip: list[str] = []
         self.has_dns_san = False
+        self.has_san_extension = False
         self.omitted = 0
         self.key_type = "unknown"
         self.key_bits: int | None = None
@@ -345,12 +349,13 @@ class _Builder:
         if self.tbs is None:
             return
         try:
-            dns, ips, note = _der_sans(self.tbs)
+            dns, ips, present, note = _der_sans(self.tbs)
         except ProtocolError as e:
             self.notes.append(f"the SubjectAltName extension cannot be read ({e}); no SANs")
             return
         if note:
             self.notes.append(note)
+        self.has_san_extension = present
         self.add_sans([_ia5_text(d) for d in dns], [_ip_text(i) for i in ips])
 
     def validity_from_der(self) -> None:
@@ -385,6 +390,7 @@ class _Builder:
             not_before_utc=self.not_before_dt,
             not_after_utc=self.not_after_dt,
             has_dns_san=self.has_dns_san,
+            has_san_extension=self.has_san_extension,
             san_entries_omitted=self.omitted,
             notes=tuple(self.notes),
         )
@@ -433,6 +439,7 @@ def _from_cryptography(b: _Builder, cert: x509.Certificate) -> None:
     else:
         san = ext.value
         assert isinstance(san, x509.SubjectAlternativeName)
+        b.has_san_extension = True
         dns: list[str] = []
         ips: list[str] = []
         for gn in san:
