@@ -468,7 +468,15 @@ def test_a2i_table_against_libcrypto() -> None:
         want = A2I_OPENSSL_30.get(text, expected)
         got = LIBCRYPTO.a2i(text.encode())
         assert (got.hex() if got is not None else None) == want, text
-    for text in ("4294967297.2.3.4", "1.2.3.-99999999999999999999999", "1.2.3.4\n", "::1:80"):
+    for text in (
+        "4294967297.2.3.4",
+        "1.2.3.-99999999999999999999999",
+        "1.2.3.4\n",
+        "::1:80",
+        "1.2.3.4" + " " * 300,
+        "1" * 1000 + ".2.3.4",
+        "::1.2.3." + "0" * 500 + "4",
+    ):
         assert ip_literal_octets(text) == LIBCRYPTO.a2i(text.encode()), text
 
 
