@@ -400,3 +400,15 @@ def test_damaged_chains_never_raise(which: int, edits: list[tuple[int, int]]) ->
         assert r.error_code == 0
     else:
         assert r.categories and r.reason
+
+
+def test_issuer_name_only_openssl_can_read() -> None:
+    """An issuer CN with an odd string tag: OpenSSL reads it, cryptography refuses it."""
+    data = bytearray(INTER.der)
+    at = data.index(b"Test Root CA")  # the issuer comes before the subject
+    assert data[at - 2] == 0x0C  # UTF8String
+    data[at - 2] = 0x07  # ObjectDescriptor: any value is fine for OpenSSL
+    r = verify_chain([LEAF.der, bytes(data)], ROOT.pem, NOW)
+    assert r.ok is False
+    assert r.error_code == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+    assert r.categories[0] == "untrusted-root"  # the certificate without an issuer is a CA

@@ -51,7 +51,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 from OpenSSL import crypto
 
@@ -371,7 +370,8 @@ def _verify_with_openssl(
             f"OpenSSL: {text} (error {code} at depth {depth}); {why}", notes=tuple(notes),
         )  # fmt: skip
     sha = tuple(
-        hashlib.sha256(c.to_cryptography().public_bytes(Encoding.DER)).hexdigest() for c in verified
+        hashlib.sha256(crypto.dump_certificate(crypto.FILETYPE_ASN1, c)).hexdigest()
+        for c in verified
     )
     extra = _unique(found)
     reason = "OpenSSL verifies the chain up to a root in the CA file"
@@ -406,11 +406,12 @@ def _classify(
         X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE,
     ):
         top: x509.Certificate | None = None
+        issuer = "?"
         try:
             top = failing.to_cryptography()  # type: ignore[attr-defined]
-        except Exception:
-            top = None
-        issuer = top.issuer.rfc4514_string() if top is not None else "?"
+            issuer = top.issuer.rfc4514_string()
+        except Exception:  # cryptography may refuse what OpenSSL read
+            pass
         if top is not None and _is_ca(top):
             return "untrusted-root", (
                 f"the issuer {issuer!r} of a CA certificate the server sent is not in the CA "
