@@ -468,7 +468,15 @@ def test_a2i_table_against_libcrypto() -> None:
         want = A2I_OPENSSL_30.get(text, expected)
         got = LIBCRYPTO.a2i(text.encode())
         assert (got.hex() if got is not None else None) == want, text
-    for text in ("4294967297.2.3.4", "1.2.3.-99999999999999999999999", "1.2.3.4\n", "::1:80"):
+    for text in (
+        "4294967297.2.3.4",
+        "1.2.3.-99999999999999999999999",
+        "1.2.3.4\n",
+        "::1:80",
+        "1.2.3.4" + " " * 300,
+        "1" * 1000 + ".2.3.4",
+        "::1.2.3." + "0" * 500 + "4",
+    ):
         assert ip_literal_octets(text) == LIBCRYPTO.a2i(text.encode()), text
 
 
@@ -686,3 +694,22 @@ def test_nul_and_empty_hosts() -> None:
     assert check_host(["db.example.com"], [], [], "db.example.com\x00").matched
     assert not check_host(["db.example.com"], [], [], "").matched
     assert not check_host([""], [], [""], "").matched
+
+
+def test_partial_wildcards_depend_on_the_flag() -> None:
+    """libmysqlclient (flags 0) accepts what Python's ssl (NO_PARTIAL_WILDCARDS) refuses."""
+    for pattern, host in (
+        ("db*.example.com", "db1.example.com"),
+        ("*db.example.com", "xdb.example.com"),
+    ):
+        assert check_host([pattern], [], [], host).matched
+        assert not check_host(
+            [pattern], [], [], host, flags=X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
+        ).matched
+    # never inside a label, never for an IDNA host label, never with NO_WILDCARDS
+    assert not check_host(["d*b.example.com"], [], [], "dxb.example.com").matched
+    assert not check_host(["x*.example.com"], [], [], "xn--rger-koa.example.com").matched
+    assert check_host(["*.example.com"], [], [], "xn--rger-koa.example.com").matched
+    assert not check_host(
+        ["*.example.com"], [], [], "a.example.com", flags=X509_CHECK_FLAG_NO_WILDCARDS
+    ).matched

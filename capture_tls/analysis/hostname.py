@@ -27,7 +27,8 @@ DNS names (`X509_check_host`):
 
 IP literals (`X509_check_ip_asc`): the host is parsed as OpenSSL 3.0 parses it (a dotted quad
 through `sscanf("%d.%d.%d.%d%n")`, so " 1.2.3.4", "1.2.3.+4" and "1.2.3.01" are accepted;
-OpenSSL 3.5+ is stricter) and compared octet by octet with the IP SANs only, never the CN.
+newer OpenSSL releases are stricter) and compared octet by octet with the IP SANs only,
+never the CN.
 
 How a client combines the two is its business (`IpMode`):
 - "verify-param" (default): OpenSSL's verify parameters, as Python's `ssl` and `SSL_set1_host`
@@ -101,7 +102,11 @@ class HostMatch:
 
 
 def _to_bytes(s: str) -> bytes:
-    return s.encode("utf-8", "surrogatepass")
+    """UTF-8; raw bytes kept as surrogate escapes (certificates.py) come back as they were."""
+    try:
+        return s.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "surrogatepass")
 
 
 def _skip_prefix(pattern: bytes, subject_len: int, flags: int) -> bytes:
@@ -351,9 +356,7 @@ def ip_literal_octets(host: str) -> bytes | None:
 
     The string is read as C reads it: up to its first NUL.
     """
-    b = _to_bytes(host).split(b"\x00", 1)[0]
-    if len(b) > 256:  # far longer than any address OpenSSL accepts; bounds the work
-        return None
+    b = _to_bytes(host).split(b"\x00", 1)[0]  # linear work whatever the length
     if b":" in b:
         return _ipv6_from_asc(b)
     return _ipv4_from_asc(b)
