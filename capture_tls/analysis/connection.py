@@ -220,6 +220,11 @@ class ConnectionState:
     # ---- internals --------------------------------------------------------------------------
 
     def _stop(self) -> None:
+        # Data held behind a hole when the outcome became known: the hole is a gap too.
+        for sender, stream in (("client", self.c2s), ("server", self.s2c)):
+            gap = stream.pending_gap()
+            if gap is not None and gap.length:
+                self.gaps.append((sender, gap.offset, gap.length))
         self.done = True
         self.c2s.drop_buffers()
         self.s2c.drop_buffers()

@@ -83,7 +83,9 @@ def analyze_file(
         try:
             report = build_report(conn, conn_id, options, dns)
         except CaptureTlsError as exc:
-            conn.malformed.append(("capture", str(exc)))
+            # A fact that cannot be judged: report the connection without its certificates.
+            conn.malformed.append(("server", str(exc)))
+            conn.server_certificates = conn.client_certificates = None
             report = build_report(conn, conn_id, options, dns)
         except Exception as exc:  # a bug: reported as INTERNAL_ERROR, never fatal
             result.internal_errors.append(f"{conn_id}: {type(exc).__name__}: {exc}")

@@ -6,10 +6,12 @@ Everything is judged at the capture's time (the connection's first packet), neve
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from capture_tls.analysis import certificates as certs
 from capture_tls.analysis import hostname
+from capture_tls.analysis.chain import ChainResult, verify_chain
 from capture_tls.analysis.connection import ConnectionState
 from capture_tls.analysis.findings import finding
 from capture_tls.analysis.intended_host import DnsCache, choose_intended_host
@@ -262,57 +264,26 @@ def _verdicts(
     options: AnalysisOptions,
     findings: list[Finding],
 ) -> tuple[VerdictValue, VerdictValue]:
-    if not server_certs:
+    leaf_readable = bool(server_certs) and bool(conn.server_certificates) and (
+        server_certs[0].sha256 == hashlib.sha256(conn.server_certificates[0]).hexdigest()
+    )
+    if not leaf_readable:
         if conn.server_certificates is None and intended is None and conn.client_hello:
             findings.append(_host_unknown())
         return "unknown", "unknown"
     leaf = server_certs[0]
-    ca: VerdictValue = "unknown"
-    # Dates are checked whatever the CA: an expired certificate fails every verifying mode.
-    not_before = datetime.fromisoformat(leaf.not_before.replace("Z", "+00:00"))
-    not_after = datetime.fromisoformat(leaf.not_after.replace("Z", "+00:00"))
-    if capture_time > not_after:
+    assert conn.server_certificates
+    chain = verify_chain(conn.server_certificates, options.ca_pem, capture_time,
+                         limits=options.limits)
+    ca: VerdictValue
+    if chain.ok is True:
+        ca = "pass"
+    elif chain.ok is False or {"expired", "not-yet-valid"} & set(chain.categories):
+        # Dates are checked whatever the CA: an expired certificate fails every verifying mode.
         ca = "fail"
-        findings.append(
-            finding(
-                "EXPIRED",
-                f"The server's certificate expired on {leaf.not_after}, before this capture "
-                f"({iso_utc(conn.first_ts)}); every client refuses it with VERIFY_CA and above.",
-                "Install a renewed certificate on the server (ssl_cert) and restart or run "
-                "FLUSH SSL / ALTER INSTANCE RELOAD TLS.",
-            )
-        )
-    elif capture_time < not_before:
-        ca = "fail"
-        findings.append(
-            finding(
-                "NOT_YET_VALID",
-                f"The server's certificate is valid only from {leaf.not_before}, after this "
-                f"capture ({iso_utc(conn.first_ts)}).",
-                "Check the clocks of the server, the client and the CA; reissue the certificate "
-                "with a correct start date.",
-            )
-        )
-    elif (not_after - capture_time).days < _EXPIRES_SOON_DAYS:
-        findings.append(
-            finding(
-                "EXPIRES_SOON",
-                f"The server's certificate expires on {leaf.not_after}, "
-                f"{(not_after - capture_time).days} days after this capture.",
-                "Renew the certificate before it expires.",
-            )
-        )
-    if leaf.self_signed:
-        findings.append(
-            finding(
-                "SELF_SIGNED",
-                "The server's certificate is self-signed: only a client that has this very "
-                "certificate as its CA (--ssl-ca) accepts it with VERIFY_CA.",
-                "Use a certificate issued by a CA the clients trust, or distribute this "
-                "certificate to the clients as --ssl-ca.",
-            )
-        )
-    _key_findings(leaf, findings)
+    else:
+        ca = "unknown"
+    _chain_findings(conn, leaf, chain, capture_time, findings)
 
     if intended is None:
         findings.append(_host_unknown())
@@ -388,9 +359,93 @@ def _verdicts(
     return ca, identity
 
 
-def _leaf_cns(conn: ConnectionState) -> list[str]:
+def _leaf_cns(conn: ConnectionState) -> tuple[str, ...]:
     assert conn.server_certificates
-    return certs.subject_common_names(conn.server_certificates[0])
+    return certs.parse_certificate(conn.server_certificates[0]).subject_cns
+
+
+def _chain_findings(
+    conn: ConnectionState,
+    leaf: CertificateFacts,
+    chain: ChainResult,
+    capture_time: datetime,
+    findings: list[Finding],
+) -> None:
+    cats = set(chain.categories)
+    when = iso_utc(conn.first_ts)
+    if "expired" in cats:
+        findings.append(
+            finding(
+                "EXPIRED",
+                f"A certificate of the server's chain had expired at the capture's time ({when}); "
+                f"the server's own is valid until {leaf.not_after}. Every client refuses it with "
+                "VERIFY_CA and above.",
+                "Install a renewed certificate on the server (ssl_cert, and ssl_ca for the "
+                "chain) and reload it (FLUSH SSL in MariaDB, ALTER INSTANCE RELOAD TLS in MySQL).",
+            )
+        )
+    if "not-yet-valid" in cats:
+        findings.append(
+            finding(
+                "NOT_YET_VALID",
+                f"A certificate of the server's chain was not yet valid at the capture's time "
+                f"({when}); the server's own is valid from {leaf.not_before}.",
+                "Check the clocks of the server, the client and the CA; reissue the certificate "
+                "with a correct start date.",
+            )
+        )
+    if not cats & {"expired", "not-yet-valid"}:
+        not_after = datetime.fromisoformat(leaf.not_after.replace("Z", "+00:00"))
+        days = (not_after - capture_time).days
+        if 0 <= days < _EXPIRES_SOON_DAYS:
+            findings.append(
+                finding(
+                    "EXPIRES_SOON",
+                    f"The server's certificate expires on {leaf.not_after}, {days} days after "
+                    "this capture.",
+                    "Renew the certificate before it expires.",
+                )
+            )
+    if "untrusted-root" in cats:
+        findings.append(
+            finding(
+                "UNTRUSTED_ROOT",
+                f"The chain does not lead to a CA in the given CA file: {chain.reason}.",
+                "Give the clients the CA that issued the server's certificate (--ssl-ca), or "
+                "install a certificate from a CA they trust.",
+            )
+        )
+    if "chain-incomplete" in cats:
+        findings.append(
+            finding(
+                "CHAIN_INCOMPLETE",
+                f"The server does not send the intermediate certificate(s) its certificate "
+                f"needs: {chain.reason}.",
+                "Put the intermediate CA certificates after the server's own in its ssl_cert "
+                "file (leaf first), or add them to the clients' CA file.",
+            )
+        )
+    if "self-signed" in cats:
+        findings.append(
+            finding(
+                "SELF_SIGNED",
+                "The server's certificate is self-signed: only a client that has this very "
+                "certificate as its CA (--ssl-ca) accepts it with VERIFY_CA.",
+                "Use a certificate issued by a CA the clients trust, or distribute this "
+                "certificate to the clients as --ssl-ca.",
+            )
+        )
+    if chain.ok is False and not cats & {
+        "expired", "not-yet-valid", "untrusted-root", "chain-incomplete", "self-signed"
+    }:
+        findings.append(
+            finding(
+                "UNTRUSTED_ROOT",
+                f"OpenSSL does not verify the chain: {chain.reason}.",
+                "Fix the certificate chain the server sends (ssl_cert / ssl_ca).",
+            )
+        )
+    _key_findings(leaf, findings)
 
 
 _SOURCE_WORDS = {

@@ -107,6 +107,13 @@ class HalfStream:
             self._release(out)
         return out
 
+    def pending_gap(self) -> StreamGap | None:
+        """The hole before the first held segment, if data is held (nothing is changed)."""
+        if not self._held:
+            return None
+        first = min(self._held, key=lambda s: _delta(s, self.next_seq))
+        return StreamGap(self.delivered_bytes, max(0, _delta(first, self.next_seq)))
+
     @property
     def held_segments(self) -> int:
         return len(self._held)
