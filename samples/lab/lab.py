@@ -60,8 +60,10 @@ __all__ = [
     "have_root",
     "lab_prerequisites_missing",
     "run",
+    "start_daemon",
     "start_dnsmasq",
     "start_mariadb",
+    "start_postgres",
     "start_process",
 ]
 
@@ -350,6 +352,7 @@ class Host:
     ipv4: str
     ipv6: str
     interface: str = "eth0"
+    switch_port: str = ""  # this host's port on the bridge, in the switch namespace
 
     def cmd(self, argv: Sequence[str]) -> list[str]:
         """``argv`` prefixed so that it runs inside this host's namespace."""
@@ -411,7 +414,7 @@ class Lab:
         run(["ip", "-n", ns, "addr", "add", f"{ipv4}/24", "dev", "eth0"])
         run(["ip", "-n", ns, "-6", "addr", "add", f"{ipv6}/64", "dev", "eth0", "nodad"])
         run(["ip", "-n", ns, "link", "set", "eth0", "up"])
-        host = Host(name, ns, ipv4, ipv6)
+        host = Host(name, ns, ipv4, ipv6, switch_port=port)
         self.hosts[name] = host
         return host
 
@@ -458,8 +461,12 @@ def start_dnsmasq(
     a_records: dict[str, str] | None = None,
     aaaa_records: dict[str, str] | None = None,
     cnames: dict[str, str] | None = None,
+    local_domains: Sequence[str] = ("lab.test",),
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """dnsmasq on ``host`` answering only the given records (authoritative for nothing else)."""
+    """dnsmasq on ``host`` answering only the given records.
+
+    Names under ``local_domains`` without a record get NXDOMAIN/NODATA (not REFUSED).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / f"dnsmasq-{host.name}.log"
     argv = [
@@ -472,6 +479,7 @@ def start_dnsmasq(
     for name in sorted(names):
         addrs = [a for a in ((a_records or {}).get(name), (aaaa_records or {}).get(name)) if a]
         argv.append(f"--host-record={name},{','.join(addrs)}")
+    argv += [f"--local=/{domain}/" for domain in local_domains]
     for alias, target in (cnames or {}).items():
         argv.append(f"--cname={alias},{target}")
     proc = start_process(host.cmd(argv), log_path=log)
@@ -487,6 +495,84 @@ def start_dnsmasq(
         yield proc
     finally:
         stop_process(proc)
+
+
+@contextlib.contextmanager
+def start_daemon(
+    host: Host, argv: Sequence[str], log_path: Path, ready_text: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``argv`` in ``host`` until the block ends; ready once ``ready_text`` is logged."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_bytes(b"")
+    proc = start_process(host.cmd(["env", "PYTHONUNBUFFERED=1", *argv]), log_path=log_path)
+    try:
+        _wait_for(
+            lambda: proc.poll() is not None
+            or ready_text in log_path.read_text(errors="replace"),
+            f"{argv[0]} on {host.name}",
+        )
+        if proc.poll() is not None:
+            raise LabError(f"{argv[0]} exited: {log_path.read_text(errors='replace')[-2000:]}")
+        yield proc
+    finally:
+        stop_process(proc)
+
+
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@contextlib.contextmanager
+def start_postgres(
+    host: Host,
+    workdir: Path,
+    *,
+    port: int = 5432,
+    ssl_cert: Path | None = None,
+    ssl_key: Path | None = None,
+    bin_dir: Path = POSTGRES_BIN,
+) -> Iterator[Path]:
+    """A real PostgreSQL server (Debian's postgresql package) on ``host``; trust auth.
+
+    initdb refuses root, so the cluster belongs to the ``postgres`` system user, in a
+    directory of its own under /tmp (``workdir`` may be private to root; it holds the log).
+    Yields the cluster directory.
+    """
+    base = Path(tempfile.mkdtemp(prefix=f"capture-tls-pg-{port}-"))
+    try:
+        base.chmod(0o755)
+        shutil.chown(base, "postgres", "postgres")
+        with _postgres_cluster(host, workdir, base, port, ssl_cert, ssl_key, bin_dir) as data:
+            yield data
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _postgres_cluster(
+    host: Host,
+    workdir: Path,
+    base: Path,
+    port: int,
+    ssl_cert: Path | None,
+    ssl_key: Path | None,
+    bin_dir: Path,
+) -> Iterator[Path]:
+    data = base / "data"
+    run(["runuser", "-u", "postgres", "--", str(bin_dir / "initdb"), "-D", str(data),
+         "-A", "trust", "-U", "postgres", "--no-sync"], timeout=120)
+    with open(data / "pg_hba.conf", "a") as hba:
+        hba.write("host all all 0.0.0.0/0 trust\nhost all all ::/0 trust\n")
+    argv = ["runuser", "-u", "postgres", "--", str(bin_dir / "postgres"), "-D", str(data),
+            "-p", str(port), "-c", "listen_addresses=*", "-c", f"unix_socket_directories={base}"]
+    if ssl_cert and ssl_key:
+        for src, name in ((ssl_cert, "server.crt"), (ssl_key, "server.key")):
+            shutil.copy(src, data / name)
+            shutil.chown(data / name, "postgres", "postgres")
+            (data / name).chmod(0o600)
+        argv += ["-c", "ssl=on", "-c", "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key"]
+    log = workdir / f"postgres-{host.name}-{port}.log"
+    with start_daemon(host, argv, log, "ready to accept connections"):
+        yield data
 
 
 _DATADIR_TEMPLATE: dict[str, Path] = {}
@@ -552,7 +638,7 @@ def start_mariadb(
     log = base / "error.log"
     argv = [
         "mariadbd", "--no-defaults", "--user=root", f"--datadir={datadir}", f"--socket={sock}",
-        f"--port={port}", "--bind-address=::", f"--pid-file={base / 'mysqld.pid'}",
+        f"--port={port}", "--bind-address=*", f"--pid-file={base / 'mysqld.pid'}",
         f"--log-error={log}", "--skip-name-resolve", "--innodb-buffer-pool-size=16M",
         "--performance-schema=OFF", "--skip-log-bin", "--max-connections=20",
     ]
