@@ -530,6 +530,7 @@ def start_postgres(
     ssl_cert: Path | None = None,
     ssl_key: Path | None = None,
     bin_dir: Path = POSTGRES_BIN,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Path]:
     """A real PostgreSQL server (Debian's postgresql package) on ``host``; trust auth.
 
@@ -541,7 +542,9 @@ def start_postgres(
     try:
         base.chmod(0o755)
         shutil.chown(base, "postgres", "postgres")
-        with _postgres_cluster(host, workdir, base, port, ssl_cert, ssl_key, bin_dir) as data:
+        with _postgres_cluster(
+            host, workdir, base, port, ssl_cert, ssl_key, bin_dir, settings or {}
+        ) as data:
             yield data
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -556,6 +559,7 @@ def _postgres_cluster(
     ssl_cert: Path | None,
     ssl_key: Path | None,
     bin_dir: Path,
+    settings: dict[str, str],
 ) -> Iterator[Path]:
     data = base / "data"
     run(["runuser", "-u", "postgres", "--", str(bin_dir / "initdb"), "-D", str(data),
@@ -570,6 +574,8 @@ def _postgres_cluster(
             shutil.chown(data / name, "postgres", "postgres")
             (data / name).chmod(0o600)
         argv += ["-c", "ssl=on", "-c", "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key"]
+    for name, value in settings.items():
+        argv += ["-c", f"{name}={value}"]
     log = workdir / f"postgres-{host.name}-{port}.log"
     with start_daemon(host, argv, log, "ready to accept connections"):
         yield data
