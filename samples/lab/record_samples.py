@@ -165,7 +165,7 @@ class Env:
             {
                 "label": label,
                 "host": host.name,
-                "argv": [a.replace(str(self.work), "$WORK") for a in argv],
+                "argv": [_portable(a, self.work) for a in argv],
                 "exit_status": status,
                 "last_output": text[-1] if text else "",
             }
@@ -181,6 +181,14 @@ class Env:
         self.written.append(self.out / name)
         with lab.capture(host or self.client, self.out / name, spec) as path:
             yield path
+
+
+def _portable(arg: str, work: Path) -> str:
+    """An argument as logged in the manifest: no machine-specific paths."""
+    if arg == sys.executable:
+        return "python3"
+    arg = arg.replace(str(work), "$WORK").replace(str(SAMPLES_DIR), "samples")
+    return arg
 
 
 def lost_segments(path: Path) -> list[str]:
@@ -279,11 +287,15 @@ def tls13(env: Env) -> None:
         env.client_run("PyMySQL TLS 1.3 with key log", pyclient(
             "--host", "db.lab.test", "--ca", str(env.files.root), "--check-hostname",
             "--tls-max", "1.3", "--keylog", str(keylog)))
+        env.client_run("mariadb CLI TLS 1.3, verify (no key log: stays encrypted)", mariadb(
+            "-h", "db.lab.test", "--ssl", "--ssl-verify-server-cert",
+            f"--ssl-ca={env.files.root}", "--tls-version=TLSv1.3"))
 
 
 def link_types(env: Env) -> None:
     verify = mariadb("-h", "db.lab.test", *verify_args(env))
-    with env.record("any-sll.pcap", lab.CaptureSpec(interfaces=("any",))):
+    # libpcap 1.10 gives "any" LINUX_SLL2 by default: ask for v1 explicitly.
+    with env.record("any-sll.pcap", lab.CaptureSpec(interfaces=("any",), link_type="LINUX_SLL")):
         env.client_run("mariadb CLI verify", verify)
     with env.record("any-sll2.pcap", lab.CaptureSpec(interfaces=("any",),
                                                       link_type="LINUX_SLL2")):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1]
@@ -170,6 +171,38 @@ def markdown(all_facts: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+CERTS_BEGIN, CERTS_END = "<!-- certs:begin -->", "<!-- certs:end -->"
+
+
+def certs_markdown() -> str:
+    """The exported certificates (parsed with cryptography, not tshark)."""
+    lines = ["| file | subject | issuer CN | SANs | not before / not after | sha256 |",
+             "|---|---|---|---|---|---|"]
+    for pem in sorted((SAMPLES_DIR / "certs").glob("*.pem")):
+        cert = x509.load_pem_x509_certificate(pem.read_bytes())
+        try:
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            sans = ", ".join(str(getattr(n, "value", n)) for n in san)
+        except x509.ExtensionNotFound:
+            sans = ""
+        issuer_cn = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+        lines.append(
+            f"| `certs/{pem.name}` | {cert.subject.rfc4514_string()} | "
+            f"{str(issuer_cn[0].value) if issuer_cn else ''} | {sans} | "
+            f"{cert.not_valid_before_utc:%Y-%m-%d} / {cert.not_valid_after_utc:%Y-%m-%d} | "
+            f"`{hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()}` |"
+        )
+    return "\n".join(lines)
+
+
+def replace_block(text: str, begin: str, end: str, body: str) -> str:
+    if begin not in text or end not in text:
+        return text
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}\n{end}{tail}"
+
+
 def main() -> int:
     files = sorted([*SAMPLES_DIR.glob("*.pcap"), *SAMPLES_DIR.glob("*.pcapng"),
                     *SAMPLES_DIR.glob("derived/*.pcap")])
@@ -177,11 +210,8 @@ def main() -> int:
     (SAMPLES_DIR / "tshark-facts.json").write_text(json.dumps(all_facts, indent=1) + "\n")
     table = markdown(all_facts)
     if README.exists():
-        text = README.read_text()
-        if BEGIN in text and END in text:
-            head, rest = text.split(BEGIN, 1)
-            _, tail = rest.split(END, 1)
-            README.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+        text = replace_block(README.read_text(), BEGIN, END, table)
+        README.write_text(replace_block(text, CERTS_BEGIN, CERTS_END, certs_markdown()))
     print(table)
     return 0
 
