@@ -104,7 +104,7 @@ def _client_ip(client_index: int) -> str:
 
 
 def _name(cn: str, org: str | None = None, printable: bool = False) -> x509.Name:
-    attrs: list[x509.NameAttribute] = []
+    attrs: list[x509.NameAttribute[str]] = []
     if org is not None:
         attrs.append(x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"))
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
@@ -496,8 +496,19 @@ _TCP_HDR = struct.Struct("!HHIIBBHHH")
 class _Side:
     """One direction of a connection: addresses, the precomputed checksum parts, seq and IP id."""
 
-    __slots__ = ("dport", "eth", "ip_const", "ip_id", "nxt", "sport", "src", "dst",
-                 "tcp_const", "unacked", "window")
+    __slots__ = (
+        "dport",
+        "dst",
+        "eth",
+        "ip_const",
+        "ip_id",
+        "nxt",
+        "sport",
+        "src",
+        "tcp_const",
+        "unacked",
+        "window",
+    )
 
     def __init__(self, src: str, dst: str, sport: int, dport: int, isn: int, ip_id: int,
                  window: int) -> None:
