@@ -853,6 +853,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("-o", "--output", required=True)
     a = p.parse_args(argv)
     fmt: Format = "pcapng" if a.format == "pcapng" else "pcap"
+    if a.connections < a.distinct_leaves:
+        print(f"warning: {a.connections} connections can show only {a.connections} of the "
+              f"{a.distinct_leaves} distinct leaves", file=sys.stderr)
     g = generate_capture(a.output, a.connections, a.packets, a.distinct_leaves, fmt, a.seed,
                          a.pool_size, not a.no_cache)
     size = os.path.getsize(a.output)
