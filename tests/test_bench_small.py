@@ -126,6 +126,22 @@ def test_every_connection_has_greeting_sslrequest_handshake_and_fin(
     assert count("tcp.flags.fin == 1") == 2 * CONNECTIONS
     # Application data spans segments: some TLS records were reassembled from several.
     assert count("tcp.reassembled.length > 1448") > 0
+    # Time only moves forward, and the connections overlap in time.
+    assert count("frame.time_delta < 0") == 0
+    first_fin = int(tshark("-r", small.path, "-Y", "tcp.flags.fin == 1", "-T", "fields",
+                           "-e", "frame.number").split()[0])
+    assert count(f"frame.number > {first_fin} && tcp.flags.syn == 1") > 0
+
+
+@pytest.mark.parametrize("packets", [0, 17, 18, 19, 20, 21, 500, 1001])
+def test_packet_target_is_met_exactly_when_above_the_minimum(
+        packets: int, cache_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "t.pcap"
+    g = generate_capture(path, 1, packets, 1, "pcap", seed=7)
+    minimum = generate_capture(tmp_path / "min.pcap", 1, 0, 1, "pcap", seed=7).packets
+    assert 16 <= minimum <= 18
+    assert g.packets == max(packets, minimum)
+    assert count_packets(str(path)) == g.packets
 
 
 def test_same_seed_same_bytes(small: GeneratedCapture, tmp_path: Path) -> None:
