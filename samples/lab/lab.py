@@ -430,6 +430,8 @@ class Lab:
     def close(self) -> None:
         for directory in reversed(self._netns_dirs):
             shutil.rmtree(directory, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                directory.parent.rmdir()  # /etc/netns itself, when nothing else is in it
         self._netns_dirs.clear()
         for ns in reversed(self._namespaces):
             run(["ip", "netns", "del", ns], check=False)

@@ -250,6 +250,18 @@ def tls12_match(env: Env) -> None:
             "--tls-max", "1.2", user="tlsonly"))
 
 
+def ip_literal(env: Env) -> None:
+    with env.record("ip-literal.pcap"):
+        env.client_run("mariadb CLI verify, -h 10.77.1.20 (IP SAN matches)", mariadb(
+            "-h", env.server.ipv4, *verify_args(env)))
+        env.client_run("PyMySQL check_hostname, host 10.77.1.20 (no SNI for an IP)", pyclient(
+            "--host", env.server.ipv4, "--ca", str(env.files.root), "--check-hostname",
+            "--tls-max", "1.2"))
+        env.client_run("PyMySQL check_hostname, host fd77::1:20 (not in the SANs)", pyclient(
+            "--host", env.server.ipv6, "--ca", str(env.files.root), "--check-hostname",
+            "--tls-max", "1.2"))
+
+
 def tls12_mismatch(env: Env) -> None:
     with env.record("tls12-mismatch.pcap"):
         env.client_run("mariadb CLI --ssl, no verification: connects", mariadb(
@@ -389,6 +401,7 @@ def split_records(env: Env) -> None:
 SCENARIOS: dict[str, Callable[[Env], None]] = {
     "tls12_match": tls12_match,
     "tls12_mismatch": tls12_mismatch,
+    "ip_literal": ip_literal,
     "plaintext": plaintext,
     "ports": ports,
     "tls13": tls13,
