@@ -203,6 +203,13 @@ class ConnectionState:
                 break
         self._stop()
 
+    def release(self) -> None:
+        """After the report is made: keep only what the connection table needs."""
+        self.server_certificates = self.client_certificates = None
+        self.client_hello = self.server_hello = None
+        self.ladder = []
+        self.alerts = []
+
     def finish_now(self) -> None:
         """Stop without reading anything more (after an internal error)."""
         self._stop()

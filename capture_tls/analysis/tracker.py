@@ -27,8 +27,6 @@ FlowKey = tuple[bytes, int, bytes, int]
 
 _SYN = 0x02
 _ACK = 0x10
-_FIN = 0x01
-_RST = 0x04
 # Flows on other ports remembered as "not MySQL" before the set is cleared and re-learned.
 _MAX_NOT_MYSQL_FLOWS = 65_536
 # How often (in segments) idle connections are looked for.
@@ -82,9 +80,10 @@ class ConnectionTracker:
                 if flags & _SYN and not flags & _ACK and entry.from_client:
                     self._forget(conn)  # the same ports, a new connection
                 else:
+                    # The handshake is known: this costs one lookup. The entry stays until the
+                    # connection idles out or its ports are reused, so late segments (the
+                    # server's answer after a client's RST) never look like a new connection.
                     self.segments_after_done += 1
-                    if flags & (_FIN | _RST):
-                        self._forget(conn)
                     return
             else:
                 if flags & _SYN and not flags & _ACK and entry.from_client and (
@@ -190,6 +189,7 @@ class ConnectionTracker:
     def _report(self, conn: ConnectionState) -> None:
         if conn.has_handshake_evidence():
             self._on_done(conn)
+        conn.release()
 
     def _forget(self, conn: ConnectionState) -> None:
         for key in self._keys(conn):
