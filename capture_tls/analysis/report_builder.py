@@ -264,8 +264,9 @@ def _verdicts(
     options: AnalysisOptions,
     findings: list[Finding],
 ) -> tuple[VerdictValue, VerdictValue]:
-    leaf_readable = bool(server_certs) and bool(conn.server_certificates) and (
-        server_certs[0].sha256 == hashlib.sha256(conn.server_certificates[0]).hexdigest()
+    sent = conn.server_certificates
+    leaf_readable = bool(server_certs) and bool(sent) and (
+        sent is not None and server_certs[0].sha256 == hashlib.sha256(sent[0]).hexdigest()
     )
     if not leaf_readable:
         if conn.server_certificates is None and intended is None and conn.client_hello:
