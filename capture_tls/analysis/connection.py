@@ -79,6 +79,7 @@ class AlertSeen:
     encrypted: bool
     after_server_certificate: bool
     ts: float
+    after_client_finished: bool = False  # an encrypted alert after the client's Finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,7 @@ class ConnectionState:
     alerts: list[AlertSeen] = field(default_factory=list)
     # Stream and capture problems
     client_fin: bool = False
+    client_closed_by_alert: bool = False
     server_fin: bool = False
     client_rst: bool = False
     server_rst: bool = False
@@ -480,20 +482,25 @@ class ConnectionState:
         n = self.client_protected_records
         if n == 1:
             self.client_first_protected_len = len(ev.fragment)
-        if ev.content_type == 21 and not self.tls13:
-            # TLS <= 1.2: an alert after the client's ChangeCipherSpec, level not visible
+        # TLS 1.3 hides the content type; a protected record of exactly an alert's size is one.
+        is_alert = ev.content_type == 21 or (
+            self.tls13 and len(ev.fragment) == _TLS13_ALERT_RECORD_BYTES
+        )
+        if is_alert:
+            # n == 1: instead of its Finished, the client refused the handshake (a TLS 1.3
+            # client's certificate rejection looks like this). n >= 2: after its Finished, the
+            # client closed the session (close_notify) without logging in.
+            after_finished = n >= 2
             self.alerts.append(AlertSeen(sender, None, None, True,
-                                         self._server_certificate_sent(), ts))
-            self._step(ts, sender, "Alert (encrypted)")
+                                         self._server_certificate_sent(), ts, after_finished))
+            self._step(ts, sender, "Alert (encrypted" + (", by its length)" if ev.content_type
+                                                         != 21 else ")"))
+            if after_finished:
+                self.client_closed_by_alert = True
             self._stop()
             return
         # First protected client record: Finished (1.2 and 1.3). Second: the login.
         if n == 1:
-            if self.tls13 and len(ev.fragment) == _TLS13_ALERT_RECORD_BYTES:
-                self.alerts.append(AlertSeen(sender, None, None, True, True, ts))
-                self._step(ts, sender, "Alert (encrypted, by its length)")
-                self._stop()
-                return
             self._step(ts, sender, "Finished (encrypted)")
         elif n == 2:
             self._step(ts, sender, "application data (login)")

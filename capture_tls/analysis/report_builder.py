@@ -151,13 +151,21 @@ def _mysql_facts(conn: ConnectionState, findings: list[Finding]) -> MysqlFacts:
             )
         )
     return MysqlFacts(
-        server_version=g.server_version if g else None,
+        server_version=_server_version(g.server_version) if g else None,
         connection_id=g.connection_id if g else None,
         server_supports_ssl=g.supports_ssl if g else None,
         ssl_request=conn.ssl_request is not None or conn.tls_without_ssl_request,
         username=user,
         error=MysqlErr(err.code, err.sql_state, err.message) if err else None,
     )
+
+
+def _server_version(sent: str) -> str:
+    """MariaDB 10.x+ prefixes "5.5.5-" to its version so that old clients accept it; the
+    MariaDB clients strip it, and so do we."""
+    if sent.startswith("5.5.5-") and "mariadb" in sent.lower():
+        return sent[len("5.5.5-") :]
+    return sent
 
 
 def _requires_tls(code: int, message: str) -> bool:
@@ -242,7 +250,9 @@ def _outcome(conn: ConnectionState) -> Outcome:
     if not tls_seen:
         return "incomplete"
     client_fatal = [
-        a for a in conn.alerts if a.sender == "client" and (a.level == 2 or a.level is None)
+        a for a in conn.alerts
+        if a.sender == "client" and (a.level == 2 or a.level is None)
+        and not a.after_client_finished
     ]
     if any(a.after_server_certificate for a in client_fatal):
         return "client-rejected-certificate"
@@ -251,7 +261,7 @@ def _outcome(conn: ConnectionState) -> Outcome:
     handshake_finished = conn.client_protected_records >= 1 and (
         conn.tls13 or conn.client_ccs
     )
-    if handshake_finished and (conn.client_fin or conn.client_rst):
+    if handshake_finished and (conn.client_fin or conn.client_rst or conn.client_closed_by_alert):
         return "closed-after-handshake"
     return "incomplete"
 
@@ -501,6 +511,7 @@ def _outcome_findings(conn: ConnectionState, outcome: Outcome, findings: list[Fi
         alert = next(
             a for a in conn.alerts
             if a.sender == "client" and (a.level == 2 or a.level is None)
+            and not a.after_client_finished
         )
         what = (
             tls.alert_description_name(alert.description)
