@@ -149,6 +149,7 @@ def test_an_unusable_input_is_one_line_and_exit_3(tmp_path: Path, make, cause: s
     doc = json.loads(out)  # the other file is still analyzed and reported
     jsonschema.validate(doc, SCHEMA)
     assert len(doc["inputs"]) == 2 and doc["inputs"][0]["format"] is None
+    assert doc["inputs"][0]["error"] and doc["inputs"][1]["error"] is None
     assert doc["summary"]["connections"] == 2
 
 

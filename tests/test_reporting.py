@@ -576,7 +576,7 @@ def test_top_level_keys_and_values() -> None:
     assert d["command"] == ["capture-tls", "analyze", "captures/db-login.pcapng"]
     assert d["summary"] == {"connections": 1, "tls": 1, "plaintext": 0, "errors": 1, "warnings": 0}
     assert d["inputs"][0]["link_types"] == ["EN10MB"]
-    assert "error" not in d["inputs"][0]
+    assert d["inputs"][0]["error"] is None  # a usable input
 
 
 def _field_names(cls: type) -> set[str]:
@@ -603,7 +603,7 @@ def test_every_model_field_is_a_json_key() -> None:
     assert set(mismatch["findings"][0]) == _field_names(model.Finding)
     plaintext = d["connections"][2]
     assert set(plaintext["mysql"]["error"]) == _field_names(MysqlErr)
-    assert set(d["inputs"][0]) == _field_names(InputSummary) - {"error"}
+    assert set(d["inputs"][0]) == _field_names(InputSummary)
     assert set(d["summary"]) == _field_names(Summary)
     damaged = report_to_dict(report_damaged_inputs())
     assert set(damaged["warnings"][0]) == _field_names(InputWarning)

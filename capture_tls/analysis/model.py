@@ -166,7 +166,7 @@ class InputSummary:
     packets: int
     first_packet: str | None
     last_packet: str | None
-    error: str | None = None  # the one-line reason an input could not be used (not in JSON)
+    error: str | None = None  # the one-line reason an input could not be used
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,6 +143,7 @@ def _input(i: InputSummary) -> JsonObject:
         "packets": i.packets,
         "first_packet": i.first_packet,
         "last_packet": i.last_packet,
+        "error": i.error,
     }
 
 
