@@ -299,3 +299,12 @@ def test_no_byte_of_a_finished_connection_reaches_reassembly(monkeypatch: pytest
         assert calls.get(sid, 0) == snapshot[sid]
     # and the capture does have packets after the handshakes were known
     assert trackers[0].segments_after_done > 10
+
+
+def test_a_server_that_requires_tls_says_so() -> None:
+    result = analyze("derived/server-requires-tls.pcap")
+    refused = result.connections[1]
+    assert refused.mysql.error is not None and refused.mysql.error.code == 3159
+    assert refused.outcome == "server-error"
+    assert {"NO_TLS", "SERVER_REQUIRES_TLS"} <= codes(refused)
+    assert "SERVER_REQUIRES_TLS" not in codes(result.connections[0])

@@ -258,11 +258,45 @@ def truncated_file() -> None:
                                                             + 700])
 
 
+def server_requires_tls() -> None:
+    """plaintext.pcap's second connection (user tlsonly, refused by MariaDB with a plain 1045)
+    with the server's ERR packet replaced by the one MySQL 8 sends when
+    require_secure_transport=ON (ERROR 3159, SQL state HY000). MariaDB 10.11 answers such a
+    login with 1045 (checked in the lab), so a real MySQL 8 answer is re-created here; later
+    server sequence numbers and the client's acknowledgements are shifted by the change."""
+    header, records = pl.read_pcap(SAMPLES_DIR / "plaintext.pcap")
+    client_key = pl.connections(records)[1]
+    server_key = (client_key[2], client_key[3], client_key[0], client_key[1])
+    message = (b"Connections using insecure transport are prohibited while "
+               b"--require_secure_transport=ON.")
+    payload = b"\xff" + struct.pack("<H", 3159) + b"#HY000" + message
+    found = [(i, t) for i, t in pl.segments(records, server_key) if t.payload[4:5] == b"\xff"]
+    (idx, err_seg), = found
+    seq_id = err_seg.payload[3]
+    new_payload = struct.pack("<I", len(payload))[:3] + bytes([seq_id]) + payload
+    delta = len(new_payload) - len(err_seg.payload)
+    end_of_err = (err_seg.seq + len(err_seg.payload)) & 0xFFFFFFFF
+    out = list(records)
+    for i, rec in enumerate(records):
+        tcp = pl.parse_tcp(rec.data)
+        if tcp is None:
+            continue
+        if i == idx:
+            out[i] = pl.with_data(rec, pl.rebuild_tcp(rec.data, tcp, payload=new_payload))
+        elif tcp.key == server_key and ((tcp.seq - end_of_err) & 0xFFFFFFFF) < (1 << 31):
+            out[i] = pl.with_data(rec, pl.rebuild_tcp(rec.data, tcp, seq=tcp.seq + delta))
+        elif tcp.key == client_key and tcp.flags & pl.TCP_ACK and (
+            (tcp.ack - end_of_err) & 0xFFFFFFFF
+        ) < (1 << 31):
+            out[i] = pl.with_data(rec, pl.rebuild_tcp(rec.data, tcp, ack=tcp.ack + delta))
+    write("server-requires-tls.pcap", header, out)
+
+
 DERIVATIONS: list[Callable[[], None]] = [
     big_endian, vlan_8021q, bsd_loopback, raw_ip,
     reordered, duplicated, overlapping, gap, mid_connection, port_reuse,
     record_length_max, handshake_16mb, garbage_certificate, garbage_after_ssl_request,
-    mysql_packet_16mb, truncated_file,
+    mysql_packet_16mb, truncated_file, server_requires_tls,
 ]
 
 
