@@ -18,6 +18,7 @@ __all__ = [
     "ConnectionReport",
     "Endpoint",
     "Finding",
+    "HandshakeStep",
     "InputSummary",
     "InputWarning",
     "IntendedHost",
@@ -140,6 +141,15 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class HandshakeStep:
+    """One step of the handshake ladder: who sent what, when."""
+
+    time: str  # ISO 8601 UTC
+    sender: Literal["client", "server"]
+    label: str  # "Greeting (10.11.6-MariaDB)", "ClientHello (SNI db)", "Alert bad_certificate"
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionReport:
     id: str  # "<input index>:<n>"
     first_seen: str  # ISO 8601 UTC
@@ -154,6 +164,7 @@ class ConnectionReport:
     verdicts: Verdicts
     outcome: Outcome
     findings: tuple[Finding, ...]
+    handshake: tuple[HandshakeStep, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

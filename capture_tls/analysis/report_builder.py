@@ -21,6 +21,7 @@ from capture_tls.analysis.model import (
     ConnectionReport,
     Endpoint,
     Finding,
+    HandshakeStep,
     IntendedHost,
     MysqlErr,
     MysqlFacts,
@@ -102,6 +103,11 @@ def build_report(
         ),
         outcome=outcome,
         findings=tuple(findings),
+        handshake=tuple(
+            HandshakeStep(iso_utc(step.ts), "client" if step.sender == "client" else "server",
+                          step.label)
+            for step in conn.ladder
+        ),
     )
 
 

@@ -106,6 +106,9 @@ def connection_to_dict(conn: ConnectionReport) -> JsonObject:
         "verdicts": _verdicts(conn.verdicts),
         "outcome": conn.outcome,
         "findings": [_finding(f) for f in conn.findings],
+        "handshake": [
+            {"time": h.time, "sender": h.sender, "label": h.label} for h in conn.handshake
+        ],
     }
 
 
