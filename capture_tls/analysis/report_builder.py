@@ -7,10 +7,11 @@ Everything is judged at the capture's time (the connection's first packet), neve
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from capture_tls.analysis import certificates as certs
-from capture_tls.analysis import hostname
+from capture_tls.analysis import clients, hostname
 from capture_tls.analysis.chain import ChainResult, verify_chain
 from capture_tls.analysis.connection import ConnectionState
 from capture_tls.analysis.findings import finding
@@ -18,6 +19,7 @@ from capture_tls.analysis.intended_host import DnsCache, choose_intended_host
 from capture_tls.analysis.model import (
     Alert,
     CertificateFacts,
+    ClientVerdict,
     ConnectionReport,
     Endpoint,
     Finding,
@@ -78,10 +80,19 @@ def build_report(
         dns,
         options.hosts_file,
     )
-    verify_ca, verify_identity = _verdicts(
-        conn, server_certs, intended, capture_time, options, findings
+    judged = _verdicts(conn, server_certs, intended, capture_time, options, findings)
+    verify_ca, verify_identity = judged.verify_ca, judged.verify_identity
+    per_client = clients.client_verdicts(
+        judged.leaf, intended.name if intended else None, verify_ca, judged.chain_reason
     )
+    family: str | None
+    if options.client_family:
+        family, family_source = options.client_family, "option"
+    else:
+        family = clients.guess_family(conn)
+        family_source = "guess" if family else "none"
     _outcome_findings(conn, outcome, findings)
+    _contradiction(outcome, family, dict(per_client), verify_identity, findings)
     _stream_findings(conn, findings)
 
     return ConnectionReport(
@@ -98,8 +109,9 @@ def build_report(
         verdicts=Verdicts(
             verify_ca=verify_ca,
             verify_identity=verify_identity,
-            client_family_name=options.client_family,
-            client_family_source="option" if options.client_family else "none",
+            client_family_name=family,
+            client_family_source=family_source,  # type: ignore[arg-type]
+            clients=per_client,
         ),
         outcome=outcome,
         findings=tuple(findings),
@@ -279,7 +291,7 @@ def _verdicts(
     capture_time: datetime,
     options: AnalysisOptions,
     findings: list[Finding],
-) -> tuple[VerdictValue, VerdictValue]:
+) -> _Judgement:
     sent = conn.server_certificates
     leaf_readable = bool(server_certs) and bool(sent) and (
         sent is not None and server_certs[0].sha256 == hashlib.sha256(sent[0]).hexdigest()
@@ -287,7 +299,7 @@ def _verdicts(
     if not leaf_readable:
         if conn.server_certificates is None and intended is None and conn.client_hello:
             findings.append(_host_unknown())
-        return "unknown", "unknown"
+        return _Judgement("unknown", "unknown", None, "the certificate is not visible")
     leaf = server_certs[0]
     assert conn.server_certificates
     chain = verify_chain(conn.server_certificates, options.ca_pem, capture_time,
@@ -373,7 +385,53 @@ def _verdicts(
         identity = "pass"
     else:
         identity = "unknown"
-    return ca, identity
+    assert sent is not None
+    return _Judgement(ca, identity, certs.parse_certificate(sent[0]), chain.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class _Judgement:
+    verify_ca: VerdictValue
+    verify_identity: VerdictValue
+    leaf: certs.ParsedCertificate | None
+    chain_reason: str
+
+
+def _contradiction(
+    outcome: Outcome,
+    family: str | None,
+    per_client: dict[str, ClientVerdict],
+    verify_identity: VerdictValue,
+    findings: list[Finding],
+) -> None:
+    """The most useful line for a support engineer: what we predict and what the capture
+    shows disagree."""
+    verdict = per_client[family].verify_identity if family in per_client else verify_identity
+    who = f"the {family} client" if family else "the client"
+    if verdict == "fail" and outcome == "tls-established":
+        findings.append(
+            finding(
+                "VERDICT_CONTRADICTS_OUTCOME",
+                f"VERIFY_IDENTITY fails for this certificate, yet {who} logged in: it did not "
+                "check the certificate's name (ssl-mode REQUIRED or VERIFY_CA, "
+                "--ssl-verify-server-cert off, rejectUnauthorized without verifyIdentity), or "
+                "its CA file differs from the one given here.",
+                "Turn name verification on in the client (--ssl-mode=VERIFY_IDENTITY) once the "
+                "certificate names the host it uses.",
+            )
+        )
+    elif verdict == "pass" and outcome in ("client-rejected-certificate",
+                                           "closed-after-handshake"):
+        findings.append(
+            finding(
+                "VERDICT_CONTRADICTS_OUTCOME",
+                f"The certificate passes VERIFY_IDENTITY as judged here, yet {who} refused the "
+                "connection: its CA file, its idea of the host name, or its TLS settings (key "
+                "size, signature, revocation) differ from what was given to capture-tls.",
+                "Give the client's own CA file (--ca) and the host it used (--host), and check "
+                "the client's error message.",
+            )
+        )
 
 
 def _leaf_cns(conn: ConnectionState) -> tuple[str, ...]:
