@@ -91,6 +91,13 @@ def _whole_label_wildcard(pattern: str, host: str) -> bool:
     return bool(head) and rest == p_rest
 
 
+def _too_deep(pattern: str, host: str) -> bool:
+    """A whole-label wildcard that would match the host without its left-most label."""
+    p = pattern.rstrip(".").lower()
+    h = host.rstrip(".").lower()
+    return p.startswith("*.") and h.endswith(p[1:]) and h[: -len(p) + 1].count(".") >= 1
+
+
 def _ip_in_sans(cert: ParsedCertificate, host: str) -> NameCheck:
     want = ip_address(host)
     for san in cert.facts.san_ip:
@@ -112,8 +119,9 @@ def _san_then_cn_without_san_extension(cert: ParsedCertificate, host: str) -> Na
             return NameCheck(True, f"the DNS SAN {name} matches {host}")
     if cert.has_san_extension:
         why = f"no DNS SAN matches {host}"
-        if cert.facts.san_dns and any("*" in n for n in cert.facts.san_dns):
-            why += " (a wildcard covers exactly one whole label)"
+        deep = [n for n in cert.facts.san_dns if _too_deep(n, host)]
+        if deep:
+            why += f" (the wildcard {deep[0]} covers exactly one label, {host} has more)"
         if any(_whole_label_wildcard(cn, host) for cn in cert.subject_cns):
             why += "; the CN names it but is ignored because the certificate has a SAN extension"
         return NameCheck(False, why)
