@@ -117,7 +117,7 @@ def analyze_file(
                 if proto != _TCP:
                     continue
             if proto == _TCP:
-                segment(_ts, src, sport, dst, dport, seq, flags, payload, truncated)
+                segment(_ts, src + dst, sport, dport, seq, flags, payload, truncated)
         tracker.finish_all()
     finally:
         reader.close()
