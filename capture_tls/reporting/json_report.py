@@ -20,11 +20,11 @@ same Python string.
 from __future__ import annotations
 
 import json
-
-import orjson
 import re
 from importlib import resources
 from typing import Any
+
+import orjson
 
 from capture_tls.analysis.model import (
     SCHEMA_ID,
