@@ -6,8 +6,10 @@ connection has an error finding; else 0. 2 for usage errors.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import IO
 
 import click
@@ -27,7 +29,7 @@ from capture_tls.analysis.options import (
     UsageError,
     parse_host_rule,
 )
-from capture_tls.analysis.pipeline import analyze_file
+from capture_tls.analysis.pipeline import InputResult, analyze_file
 from capture_tls.reporting.json_report import (
     render_json,
     render_jsonl_connection,
@@ -120,6 +122,9 @@ def cli() -> None:
                                  "SNI and DNS answers in the capture).")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, writable=True),
               default=None, help="Write the report to this file instead of standard output.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
+              help="Processes to spread several input files over (default: the number of "
+                   "cores).")
 @click.option("--width", type=click.IntRange(40, 400), default=None,
               help="Text width (default: the terminal's).")
 @click.option("--color/--no-color", default=None, help="Colour in text output "
@@ -135,6 +140,7 @@ def analyze(
     ca_file: str | None,
     hosts_file: str | None,
     output: str | None,
+    jobs: int | None,
     width: int | None,
     color: bool | None,
 ) -> None:
@@ -171,7 +177,8 @@ def analyze(
     else:
         out = sys.stdout
     try:
-        code = _run_analyze(files, fmt, options, command, out, width, color)
+        code = _run_analyze(files, fmt, options, command, out, width, color,
+                            jobs or os.cpu_count() or 1)
     finally:
         if output is not None:
             out.close()
@@ -186,6 +193,7 @@ def _run_analyze(
     out: IO[str],
     width: int | None,
     color: bool | None,
+    jobs: int,
 ) -> int:
     inputs: list[InputSummary] = []
     warnings: list[InputWarning] = []
@@ -195,14 +203,31 @@ def _run_analyze(
         out.write(render_jsonl_connection(conn) + "\n")
         out.flush()
 
-    for index, path in enumerate(files):
-        result = analyze_file(path, index, options, stream if fmt == "jsonl" else None)
+    results: Iterable[InputResult]
+    if jobs > 1 and len(files) > 1:
+        # One process per file; results come back in the order of the command line, so the
+        # report is the same as with one process.
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(files)))
+        results = pool.map(analyze_file, files, range(len(files)), [options] * len(files))
+    else:
+        pool = None
+        results = (
+            analyze_file(path, index, options, stream if fmt == "jsonl" else None)
+            for index, path in enumerate(files)
+        )
+    for path, result in zip(files, results, strict=True):
+        if pool is not None and fmt == "jsonl":
+            for conn in result.connections:
+                stream(conn)
         if result.summary.error is not None:
             click.echo(f"capture-tls: {path}: {result.summary.error}", err=True)
         inputs.append(result.summary)
         warnings.extend(result.warnings)
         connections.extend(result.connections)
 
+    if pool is not None:
+        pool.shutdown()
+    connections.sort(key=lambda c: (c.first_seen_ts, c.client.ip, c.client.port, c.id))
     report = build_report_object(command, inputs, warnings, connections)
     if fmt == "json":
         out.write(render_json(report) + "\n")

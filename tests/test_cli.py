@@ -191,3 +191,15 @@ def test_python_dash_m_runs_as_a_real_process() -> None:
     assert doc["command"] == ["capture-tls", "analyze", sample("plaintext.pcap"), "--format",
                               "json"]
     assert {c["mysql"]["username"] for c in doc["connections"]} == {"plain", "tlsonly"}
+
+
+def test_jobs_spread_files_over_processes_with_the_same_report() -> None:
+    files = [sample("tls12-match.pcap"), sample("plaintext.pcap"), sample("tls13.pcap")]
+    _, one = run_json("analyze", *files, "--jobs", "1")
+    _, two = run_json("analyze", *files, "--jobs", "2")
+    for doc in (one, two):
+        doc.pop("command")
+    assert one == two
+    assert sorted(c["id"][0] for c in one["connections"]) == ["0", "0", "1", "1", "1", "2", "2"]
+    times = [c["first_seen"] for c in one["connections"]]
+    assert times == sorted(times)
