@@ -35,7 +35,7 @@ from capture_tls.analysis.model import (
 from capture_tls.analysis.options import AnalysisOptions
 from capture_tls.protocols import tls
 
-__all__ = ["build_report", "iso_utc"]
+__all__ = ["build_report", "iso_utc", "utc_datetime"]
 
 # MySQL's ER_SECURE_TRANSPORT_REQUIRED; cloud gateways answer with their own texts.
 _ER_SECURE_TRANSPORT_REQUIRED = 3159
@@ -54,15 +54,29 @@ _MIN_RSA_BITS = 2048
 _EXPIRES_SOON_DAYS = 30
 
 
+_EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def utc_datetime(ts: float) -> datetime:
+    """A capture's timestamp as a datetime; a damaged one outside years 1-9999 is clamped."""
+    try:
+        return datetime.fromtimestamp(ts, UTC)
+    except (OverflowError, OSError, ValueError):
+        return _EARLIEST if ts < 0 else _LATEST
+
+
 def iso_utc(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    d = utc_datetime(ts)
+    return (f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:"
+            f"{d.second:02d}.{d.microsecond:06d}Z")
 
 
 def build_report(
     conn: ConnectionState, conn_id: str, options: AnalysisOptions, dns: DnsCache | None = None
 ) -> ConnectionReport:
     findings: list[Finding] = []
-    capture_time = datetime.fromtimestamp(conn.first_ts, UTC)
+    capture_time = utc_datetime(conn.first_ts)
 
     server_certs = _facts(conn.server_certificates, "server", options, findings)
     client_certs = _facts(conn.client_certificates, "client", options, findings)
@@ -469,8 +483,9 @@ def _chain_findings(
                 "with a correct start date.",
             )
         )
-    if not cats & {"expired", "not-yet-valid"}:
-        not_after = datetime.fromisoformat(leaf.not_after.replace("Z", "+00:00"))
+    assert conn.server_certificates
+    not_after = certs.parse_certificate(conn.server_certificates[0]).not_after_utc
+    if not cats & {"expired", "not-yet-valid"} and not_after is not None:
         days = (not_after - capture_time).days
         if 0 <= days < _EXPIRES_SOON_DAYS:
             findings.append(
