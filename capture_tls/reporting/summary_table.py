@@ -1,6 +1,6 @@
 """The summary table printed above the text report when a capture holds many connections:
 one row per connection (id, client, server, intended host, the two ssl-mode verdicts, outcome,
-error codes), so the one that failed is found without scrolling through every block.
+number of error findings), so the one that failed is found without scrolling through every block.
 
 Untrusted text is cleaned as in `text_report` (control characters, ANSI escapes, bidirectional
 overrides shown as visible escapes) and always placed in `Text` objects, never parsed as rich
@@ -61,15 +61,17 @@ def render_summary_table(
     )
     table = Table(title=f"{len(report.connections)} connections", title_justify="left",
                   show_lines=False, pad_edge=False, box=None, header_style="bold")
-    for name in ("id", "client", "server"):
-        table.add_column(name, no_wrap=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("client", overflow="fold")
+    table.add_column("server", overflow="fold")
     table.add_column("intended host", overflow="fold")
-    for name in ("VERIFY_CA", "VERIFY_IDENTITY", "outcome"):
+    for name in ("CA", "IDENTITY"):  # VERIFY_CA, VERIFY_IDENTITY
         table.add_column(name, no_wrap=True)
-    table.add_column("errors", overflow="fold", ratio=1)
+    table.add_column("outcome", overflow="fold")
+    table.add_column("errors", no_wrap=True, justify="right")
     for conn in report.connections:
         host = conn.intended_host.name if conn.intended_host is not None else "unknown"
-        errors = " ".join(f.code for f in conn.findings if f.severity == "error")
+        errors = sum(1 for f in conn.findings if f.severity == "error")
         table.add_row(
             Text(_clean(conn.id)),
             Text(_clean(endpoint(conn.client))),
@@ -78,7 +80,7 @@ def render_summary_table(
             _verdict(conn.verdicts.verify_ca),
             _verdict(conn.verdicts.verify_identity),
             Text(_clean(conn.outcome)),
-            Text(_clean(errors) or "-", style="bold red" if errors and color else ""),
+            Text(str(errors), style="bold red" if errors else ""),
         )
     console.print(table)
     console.print()
