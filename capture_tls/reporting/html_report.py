@@ -85,6 +85,7 @@ details summary { cursor: pointer; color: #0969da; }
   a { color: #000; }
   ul.verdicts li { background: none !important; }
   pre { white-space: pre-wrap; background: none; border: 1px solid #999; }
+  details::details-content { content-visibility: visible; display: block; }
   details > :not(summary) { display: block; }
   details summary { display: none; }
   .cert, table, pre, svg.ladder { page-break-inside: avoid; break-inside: avoid; }
