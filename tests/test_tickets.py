@@ -418,7 +418,7 @@ def test_html_report_in_headless_chromium(in_root: Path, tmp_path: Path) -> None
     report = sample_report("tls12-mismatch.pcap")
     text = seen["text"]
     for conn in report.connections:
-        assert f"{conn.id} 10.77.1.10:{conn.client.port} -> 10.77.1.20:3306 (legacy.lab.test): " \
+        assert f"{conn.id} 10.77.1.10:{conn.client.port} → 10.77.1.20:3306 (legacy.lab.test): " \
                "VERIFY_IDENTITY fail" in text
         for cert in conn.server_certificates:
             assert cert.sha256 in text

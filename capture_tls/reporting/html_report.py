@@ -273,8 +273,13 @@ def _tls(t: TlsFacts | None) -> str:
 def _chain(title: str, certs: Sequence[CertificateFacts], conn: ConnectionReport) -> str:
     out = [f"<h3>{title}</h3>"]
     if not certs:
-        seen = conn.tls is not None and not conn.tls.certificate_visible
-        out.append(f'<p class="muted">{"Not visible in the capture." if seen else "None."}</p>')
+        if conn.tls is None:
+            why = "None: the connection did not use TLS."
+        elif not conn.tls.certificate_visible:
+            why = "Not visible in the capture."
+        else:
+            why = "None."
+        out.append(f'<p class="muted">{why}</p>')
         return "\n".join(out)
     for index, cert in enumerate(certs):
         role = "leaf" if index == 0 else f"#{index}"
@@ -351,15 +356,18 @@ def _findings(findings: Sequence[Finding]) -> str:
 def _inputs(report: Report) -> str:
     out = ["<h2>Inputs</h2>"]
     if report.inputs:
+        failed = any(i.error is not None for i in report.inputs)
         out.append("<table><tr><th>#</th><th>file</th><th>size</th><th>SHA-256</th>"
-                   "<th>format</th><th>packets</th><th>time span</th><th>not used</th></tr>")
+                   "<th>format</th><th>packets</th><th>time span</th>"
+                   + ("<th>not used</th>" if failed else "") + "</tr>")
         for index, i in enumerate(report.inputs):
             size = h(None) if i.size is None else f"{i.size} bytes"
+            error = f"<td>{h(i.error) if i.error is not None else ''}</td>" if failed else ""
             out.append(
                 f"<tr><td>{index}</td><td>{h(i.path)}</td><td>{size}</td>"
                 f"<td><code>{h(i.sha256)}</code></td><td>{h(i.format, 'not a capture')}</td>"
                 f"<td>{i.packets}</td><td>{h(time_span(i.first_packet, i.last_packet))}</td>"
-                f"<td>{h(i.error) if i.error is not None else ''}</td></tr>"
+                f"{error}</tr>"
             )
         out.append("</table>")
     else:

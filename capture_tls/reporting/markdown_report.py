@@ -232,7 +232,9 @@ def _tls(t: TlsFacts | None) -> list[str]:
 def _chain(title: str, certs: Sequence[CertificateFacts], conn: ConnectionReport) -> list[str]:
     out = [f"### {title}", ""]
     if not certs:
-        if conn.tls is not None and not conn.tls.certificate_visible:
+        if conn.tls is None:
+            return [*out, "*None: the connection did not use TLS.*", ""]
+        if not conn.tls.certificate_visible:
             return [*out, "*Not visible in the capture.*", ""]
         return [*out, "*None.*", ""]
     for index, cert in enumerate(certs):
@@ -303,7 +305,7 @@ def _findings(findings: Sequence[Finding]) -> list[str]:
     for f in findings:
         out.append(f"- **{md(f.severity)}** {code(f.code)}: {md(f.message)}")
         if f.remedy:
-            out.append(f"  *Remedy:* {md(f.remedy)}")
+            out.append(f"  - *Remedy:* {md(f.remedy)}")
     out.append("")
     return out
 
@@ -311,6 +313,7 @@ def _findings(findings: Sequence[Finding]) -> list[str]:
 def _inputs(report: Report) -> list[str]:
     out = ["## Inputs", ""]
     rows = []
+    failed = any(i.error is not None for i in report.inputs)
     for index, i in enumerate(report.inputs):
         rows.append([
             str(index),
@@ -321,11 +324,10 @@ def _inputs(report: Report) -> list[str]:
             str(i.packets),
             md(time_span(i.first_packet, i.last_packet)),
             md(i.error) if i.error is not None else "",
-        ])
+        ][: 8 if failed else 7])
     if rows:
-        out += _table(
-            ["#", "file", "size", "SHA-256", "format", "packets", "time span", "not used"], rows
-        )
+        header = ["#", "file", "size", "SHA-256", "format", "packets", "time span", "not used"]
+        out += _table(header[: 8 if failed else 7], rows)
     else:
         out.append("None.")
     if report.warnings:

@@ -82,7 +82,7 @@ def verdict_line(conn: ConnectionReport) -> str:
     if warnings:
         tail += "; warnings: " + ", ".join(warnings)
     return (
-        f"{conn.id} {endpoint(conn.client)} -> {endpoint(conn.server)} ({host}): "
+        f"{conn.id} {endpoint(conn.client)} → {endpoint(conn.server)} ({host}): "
         f"VERIFY_IDENTITY {v.verify_identity}, VERIFY_CA {v.verify_ca}, "
         f"outcome {conn.outcome}{tail}"
     )
