@@ -278,6 +278,8 @@ def _chromium() -> str:
         pytest.skip("Debian's chromium is not installed (scripts/install-test-deps.sh)")
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("needs root for a network namespace of its own (unshare -n)")
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a network namespace here (unshare -n)")
     return exe
 
 
