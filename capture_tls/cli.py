@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import IO
+from typing import IO, Any
 
 import click
 
@@ -30,11 +30,18 @@ from capture_tls.analysis.options import (
     parse_host_rule,
 )
 from capture_tls.analysis.pipeline import InputResult, analyze_file
+from capture_tls.analysis.trim import trim_capture
+from capture_tls.errors import InputError
+from capture_tls.reporting.export import write_export
+from capture_tls.reporting.html_report import render_html
 from capture_tls.reporting.json_report import (
     render_json,
     render_jsonl_connection,
     render_jsonl_trailer,
 )
+from capture_tls.reporting.markdown_report import render_markdown
+from capture_tls.reporting.redact import Redactor
+from capture_tls.reporting.summary_table import render_summary_table
 from capture_tls.reporting.text_report import render_text
 
 __all__ = ["build_report_object", "exit_code_for", "main"]
@@ -106,8 +113,15 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text",
-              show_default=True, help="Output format.")
+@click.option("--format", "fmt",
+              type=click.Choice(["text", "json", "jsonl", "markdown", "html"]), default="text",
+              show_default=True, help="Output format (markdown and html: for a ticket).")
+@click.option("--redact", is_flag=True, default=False,
+              help="Replace client addresses and user names by stable pseudonyms "
+                   "(client-1, user-1) in every format.")
+@click.option("--export-certs", "export_dir", type=click.Path(file_okay=False), default=None,
+              metavar="DIR", help="Write each certificate seen as DIR/<sha256>.pem and each "
+                                  "server's chain as DIR/chain-<address>-<port>.pem.")
 @click.option("--host", "hosts", multiple=True, metavar="[SERVER_IP[:PORT]=]NAME",
               help="The name the client meant to reach, for all servers or one server.")
 @click.option("--port", "ports", multiple=True, type=click.IntRange(1, 65535), metavar="N",
@@ -143,6 +157,8 @@ def analyze(
     jobs: int | None,
     width: int | None,
     color: bool | None,
+    redact: bool = False,
+    export_dir: str | None = None,
 ) -> None:
     """Analyze capture FILES (pcap or pcapng) and report every MySQL connection's TLS
     handshake and certificate."""
@@ -178,7 +194,7 @@ def analyze(
         out = sys.stdout
     try:
         code = _run_analyze(files, fmt, options, command, out, width, color,
-                            jobs or os.cpu_count() or 1)
+                            jobs or os.cpu_count() or 1, redact, export_dir)
     finally:
         if output is not None:
             out.close()
@@ -193,13 +209,19 @@ def _run_analyze(
     out: IO[str],
     width: int | None,
     color: bool | None,
-    jobs: int,
+    jobs: int = 1,
+    redact: bool = False,
+    export_dir: str | None = None,
 ) -> int:
     inputs: list[InputSummary] = []
     warnings: list[InputWarning] = []
     connections: list[ConnectionReport] = []
 
+    redactor = Redactor() if redact else None
+
     def stream(conn: ConnectionReport) -> None:
+        if redactor is not None:
+            conn = redactor.connection(conn)
         out.write(render_jsonl_connection(conn) + "\n")
         out.flush()
 
@@ -207,7 +229,10 @@ def _run_analyze(
     if jobs > 1 and len(files) > 1:
         # One process per file; results come back in the order of the command line, so the
         # report is the same as with one process.
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(files)))
+        pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            max_workers=min(jobs, len(files))
+        )
+        assert pool is not None
         results = pool.map(analyze_file, files, range(len(files)), [options] * len(files))
     else:
         pool = None
@@ -215,28 +240,111 @@ def _run_analyze(
             analyze_file(path, index, options, stream if fmt == "jsonl" else None)
             for index, path in enumerate(files)
         )
-    for path, result in zip(files, results, strict=True):
-        if pool is not None and fmt == "jsonl":
-            for conn in result.connections:
-                stream(conn)
-        if result.summary.error is not None:
-            click.echo(f"capture-tls: {path}: {result.summary.error}", err=True)
-        inputs.append(result.summary)
-        warnings.extend(result.warnings)
-        connections.extend(result.connections)
+    with _Progress(len(files)) as progress:
+        progress.start(files[0] if files else "")
+        for i, (path, result) in enumerate(zip(files, results, strict=True)):
+            if pool is not None and fmt == "jsonl":
+                for conn in result.connections:
+                    stream(conn)
+            if result.summary.error is not None:
+                progress.echo(f"capture-tls: {path}: {result.summary.error}")
+            inputs.append(result.summary)
+            warnings.extend(result.warnings)
+            connections.extend(result.connections)
+            progress.advance()
+            if i + 1 < len(files):
+                progress.start(files[i + 1])
 
     if pool is not None:
         pool.shutdown()
     connections.sort(key=lambda c: (c.first_seen_ts, c.client.ip, c.client.port, c.id))
     report = build_report_object(command, inputs, warnings, connections)
-    if fmt == "json":
+    if export_dir is not None:
+        try:
+            written = write_export(export_dir, report)
+        except OSError as exc:
+            raise click.UsageError(f"--export-certs {export_dir}: {exc.strerror}") from None
+        click.echo(f"capture-tls: {len(written)} PEM files written to {export_dir}", err=True)
+    if redactor is not None:
+        report = redactor.report(report)
+    if fmt == "markdown":
+        out.write(render_markdown(report))
+    elif fmt == "html":
+        out.write(render_html(report))
+    elif fmt == "json":
         out.write(render_json(report) + "\n")
     elif fmt == "jsonl":
         out.write(render_jsonl_trailer(report) + "\n")
     else:
         use_color = color if color is not None else (out.isatty() if out is sys.stdout else False)
+        out.write(render_summary_table(report, width=width, color=use_color))
         out.write(render_text(report, width=width, color=use_color))
     return exit_code_for(report)
+
+
+@cli.command()
+@click.argument("capture", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "output", required=True,
+              type=click.Path(dir_okay=False, writable=True), metavar="OUT.pcapng",
+              help="The trimmed copy (pcapng).")
+@click.option("--port", "ports", multiple=True, type=click.IntRange(1, 65535), metavar="N",
+              help=f"Also treat TCP port N as MySQL (besides {DEFAULT_MYSQL_PORT}).")
+def trim(capture: str, output: str, ports: tuple[int, ...]) -> None:
+    """Copy CAPTURE keeping only the MySQL and TLS handshakes and the DNS answers they use
+    (no application data): small, safe to attach, and it analyzes to the same report."""
+    options = AnalysisOptions(ports=frozenset({DEFAULT_MYSQL_PORT, *ports}))
+    try:
+        result = trim_capture(capture, output, options)
+    except InputError as exc:
+        click.echo(f"capture-tls: {capture}: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    except OSError as exc:
+        raise click.UsageError(f"-o {output}: {exc.strerror}") from None
+    click.echo(f"capture-tls: kept {result.packets_out} of {result.packets_in} packets "
+               f"({result.bytes_out} of {result.bytes_in} bytes) in {output}", err=True)
+
+
+class _Progress:
+    """A progress bar on stderr while inputs are read, only when stderr is a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self._total = total
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn("{task.description}", markup=False),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} files"),
+                TimeElapsedColumn(),
+                console=Console(file=sys.stderr), transient=True,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task("reading", total=self._total)
+        return self
+
+    def start(self, path: str) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, description=f"reading {path}")
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def echo(self, message: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(message, markup=False, highlight=False)
+        else:
+            click.echo(message, err=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

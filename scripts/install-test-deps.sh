@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=()
 for cmd_pkg in mariadbd:mariadb-server mariadb:mariadb-client tcpdump:tcpdump tshark:tshark \
-               dumpcap:tshark dnsmasq:dnsmasq-base ip:iproute2 openssl:openssl; do
+               dumpcap:tshark dnsmasq:dnsmasq-base ip:iproute2 openssl:openssl chromium:chromium; do
     cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg##*:}
     if ! command -v "$cmd" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$cmd" ]; then
         need+=("$pkg")

@@ -1,0 +1,185 @@
+"""`--redact`: a report that can leave the company.
+
+Theory of operation: one pure function, `redact(report) -> report`. Client addresses and MySQL
+user names are the personal data of a capture; each distinct value gets a stable pseudonym
+("client-1", "user-1", numbered in the order the connections are listed), the same value always
+the same pseudonym within one report. Server addresses and names, certificates, verdicts and
+findings stay: they are what the report is for.
+
+Client addresses and user names also appear inside other strings: a MySQL error message
+("Access denied for user 'tlsonly'@'10.77.1.10'"), the ladder ("HandshakeResponse41 (user
+'plain', clear)"), finding messages that quote the error. Every free-text string of a connection
+and every input warning message goes through the same replacement, which matches a value only as
+a whole token (a user "plain" is replaced in "'plain'" but "plaintext" stays), and quoted forms
+first. A client address that is also a server address (a machine talking to itself) stays a
+server address in the server field but is replaced in the client field and in free text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from ipaddress import ip_address
+
+from capture_tls.analysis.model import (
+    Alert,
+    ConnectionReport,
+    Endpoint,
+    Finding,
+    HandshakeStep,
+    MysqlErr,
+    MysqlFacts,
+    Report,
+)
+
+__all__ = ["Pseudonyms", "Redactor", "redact"]
+
+
+class Pseudonyms:
+    """Stable pseudonyms for the values of one kind ("client", "user")."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.by_value: dict[str, str] = {}
+
+    def __call__(self, value: str) -> str:
+        name = self.by_value.get(value)
+        if name is None:
+            name = f"{self.prefix}-{len(self.by_value) + 1}"
+            self.by_value[value] = name
+        return name
+
+
+def _address_forms(ip: str) -> list[str]:
+    """The spellings of an address that can appear in text (compressed, exploded, mapped)."""
+    forms = {ip}
+    try:
+        addr = ip_address(ip)
+    except ValueError:
+        return [ip]
+    forms.add(str(addr))
+    if addr.version == 6:
+        forms.add(addr.exploded)
+    else:
+        forms.add(f"::ffff:{addr}")
+    return sorted(forms, key=len, reverse=True)
+
+
+def _replacer(pairs: list[tuple[str, str]]) -> Callable[[str], str]:
+    """A function replacing each value (as a whole token) with its pseudonym."""
+    if not pairs:
+        return lambda s: s
+    table = dict(pairs)
+    # Longest first, so that "10.0.0.10" wins over "10.0.0.1".
+    alternatives = "|".join(re.escape(v) for v in sorted(table, key=len, reverse=True))
+    # A token boundary: not inside a longer word, address or name. "." followed by a word
+    # character continues a token ("10.0.0.1.5", "plain.x"); a final "." ends a sentence.
+    pattern = re.compile(
+        rf"(?<![\w.:@-])(?:{alternatives})(?![\w:@-]|\.[\w])"
+        rf"|(?<=')(?:{alternatives})(?=')"
+        rf'|(?<=")(?:{alternatives})(?=")'
+        rf"|(?<=`)(?:{alternatives})(?=`)"
+    )
+
+    def replace(text: str) -> str:
+        return pattern.sub(lambda m: table[m.group()], text)
+
+    return replace
+
+
+class Redactor:
+    """Pseudonyms kept across calls, so that connections streamed one at a time (JSON Lines)
+    and the report made at the end name the same client the same way."""
+
+    def __init__(self) -> None:
+        self.clients = Pseudonyms("client")
+        self.users = Pseudonyms("user")
+        self._scrub: Callable[[str], str] | None = None
+        self._known = (0, 0)
+
+    def learn(self, conn: ConnectionReport) -> None:
+        self.clients(conn.client.ip)
+        if conn.mysql.username is not None:
+            self.users(conn.mysql.username)
+
+    def scrub(self, text: str) -> str:
+        known = (len(self.clients.by_value), len(self.users.by_value))
+        if self._scrub is None or known != self._known:
+            pairs: list[tuple[str, str]] = []
+            for ip, name in self.clients.by_value.items():
+                pairs += [(form, name) for form in _address_forms(ip)]
+            pairs += [(user, name) for user, name in self.users.by_value.items() if user]
+            self._scrub = _replacer(pairs)
+            self._known = known
+        return self._scrub(text)
+
+    def connection(self, conn: ConnectionReport) -> ConnectionReport:
+        self.learn(conn)
+        return _connection(conn, self.clients, self.users, self.scrub)
+
+    def report(self, report: Report) -> Report:
+        for conn in report.connections:
+            self.learn(conn)
+        connections = tuple(self.connection(c) for c in report.connections)
+        warnings = tuple(
+            dataclasses.replace(w, message=self.scrub(w.message)) for w in report.warnings
+        )
+        return dataclasses.replace(
+            report,
+            connections=connections,
+            warnings=warnings,
+            command=tuple(self.scrub(a) for a in report.command),
+        )
+
+
+def redact(report: Report) -> Report:
+    """`report` with client addresses and user names replaced by stable pseudonyms."""
+    return Redactor().report(report)
+
+
+def _connection(
+    conn: ConnectionReport,
+    clients: Pseudonyms,
+    users: Pseudonyms,
+    scrub: Callable[[str], str],
+) -> ConnectionReport:
+    m = conn.mysql
+    error: MysqlErr | None = None
+    if m.error is not None:
+        error = dataclasses.replace(m.error, message=scrub(m.error.message))
+    mysql = MysqlFacts(
+        server_version=m.server_version,
+        connection_id=m.connection_id,
+        server_supports_ssl=m.server_supports_ssl,
+        ssl_request=m.ssl_request,
+        username=None if m.username is None else users(m.username),
+        error=error,
+    )
+    tls = conn.tls
+    if tls is not None:
+        alerts = tuple(
+            a if a.description is None else Alert(a.sender, a.level, scrub(a.description),
+                                                  a.code, a.encrypted)
+            for a in tls.alerts
+        )
+        tls = dataclasses.replace(tls, alerts=alerts)
+    findings = tuple(
+        Finding(f.code, f.severity, scrub(f.message), scrub(f.remedy)) for f in conn.findings
+    )
+    handshake = tuple(HandshakeStep(h.time, h.sender, scrub(h.label)) for h in conn.handshake)
+    return dataclasses.replace(
+        conn,
+        client=Endpoint(clients(conn.client.ip), conn.client.port),
+        mysql=mysql,
+        tls=tls,
+        findings=findings,
+        handshake=handshake,
+        verdicts=dataclasses.replace(
+            conn.verdicts,
+            clients=tuple(
+                (family, dataclasses.replace(v, reason=scrub(v.reason)))
+                for family, v in conn.verdicts.clients
+            ),
+        ),
+    )
