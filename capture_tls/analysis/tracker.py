@@ -162,6 +162,12 @@ class ConnectionTracker:
         if conn.done:
             self._report(conn)
 
+    def lookup(self, addrs: bytes, sport: int, dport: int) -> tuple[ConnectionState, bool] | None:
+        """The connection a segment with this flow key belongs to, and whether it comes from
+        the client; None for a flow that is not tracked."""
+        entry = self._table.get((addrs, sport, dport))
+        return None if entry is None else (entry.conn, entry.from_client)
+
     def expire_idle(self, now: float) -> None:
         """Finish connections whose last segment is older than the idle timeout."""
         limit = now - self.limits.idle_timeout_seconds

@@ -147,7 +147,6 @@ def plan_trim(path: str, options: AnalysisOptions) -> TrimPlan:
 
     servers: set[str] = set()
     tracker = ConnectionTracker(options.ports, done, options.limits)
-    table = tracker._table  # read-only: which connection a segment goes to
     fed: list[tuple[int, ConnectionState, bool]] = []  # (index, connection, opened it)
     masks: dict[int, list[tuple[int, int, int]]] = {}  # index -> (index, offset, length)
     opening_payload: dict[int, tuple[int, int]] = {}  # index -> (offset, length)
@@ -180,21 +179,21 @@ def plan_trim(path: str, options: AnalysisOptions) -> TrimPlan:
                     continue
             if proto != _TCP:
                 continue
-            key = (src, sport, dst, dport)
-            entry = table.get(key)
-            target = entry.conn if entry is not None and not entry.conn.done else None
-            from_client = entry.from_client if entry is not None else False
+            addrs = src + dst
+            entry = tracker.lookup(addrs, sport, dport)
+            target = entry[0] if entry is not None and not entry[0].done else None
+            from_client = entry[1] if entry is not None else False
             mask: list[tuple[int, int]] = []
             if target is not None and from_client and payload and target.c_phase == C_TLS:
                 state = records.setdefault(id(target), _ClientRecords())
                 mask = _mask_records(state, seq, payload, target.tls13)
             created = tracker.created
-            tracker.segment(ts, src, sport, dst, dport, seq, flags, payload, truncated)
+            tracker.segment(ts, addrs, sport, dport, seq, flags, payload, truncated)
             if tracker.created != created:
-                new = table.get(key)
+                new = tracker.lookup(addrs, sport, dport)
                 if new is None:  # opened and finished at once; find it by number
                     continue
-                fed.append((index, new.conn, True))
+                fed.append((index, new[0], True))
                 if payload:
                     offset = _offset(frame, payload)
                     opening_payload[index] = (offset, len(payload))
