@@ -12,7 +12,7 @@ mariadbd 10.11 (OpenSSL 3.0) on
 
 * :3306 with ``OPENSSL_CONF`` allowing every TLS 1.3 suite (the CCM ones are off by default
   and only reachable through the config file's ``Ciphersuites``),
-* :3309 with ``Groups = P-256`` only, so a client whose first key share is X25519 gets a
+* :3307 with ``Groups = P-256`` only, so a client whose first key share is X25519 gets a
   HelloRetryRequest.
 
 Python's ssl (PyMySQL) cannot choose TLS 1.3 suites or groups; each PyMySQL run gets its
@@ -58,7 +58,7 @@ SUITE_CAPTURES = {
     "aes128ccm": "TLS_AES_128_CCM_SHA256",
     "aes128ccm8": "TLS_AES_128_CCM_8_SHA256",
 }
-HRR_PORT = 3309
+HRR_PORT = 3307  # one of the ports tests/samples.py tells tshark about (LAB_PORTS)
 
 GO_CLIENT = r"""
 package main
@@ -380,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise lab.LabError(f"{name}: captures kept losing packets")
             print(f"{name}: done", flush=True)
         manifest = env.manifest
+    for keylog in out.glob("*.keylog"):
+        keylog.chmod(0o644)  # Go's KeyLogWriter file was opened 0600
     embed_with_editcap(out)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     write_facts(out)
