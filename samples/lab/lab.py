@@ -633,8 +633,12 @@ def start_mariadb(
     tls_version: str | None = None,
     extra_args: Sequence[str] = (),
     create_users: bool = True,
+    env: dict[str, str] | None = None,
 ) -> Iterator[MariaDbServer]:
-    """mariadbd on ``host`` (all addresses, IPv4 and IPv6) with a private copy of the datadir."""
+    """mariadbd on ``host`` (all addresses, IPv4 and IPv6) with a private copy of the datadir.
+
+    ``env`` replaces mariadbd's environment (e.g. ``OPENSSL_CONF`` for TLS 1.3 suites/groups).
+    """
     template = mariadb_template_datadir(workdir)
     base = workdir / f"mariadb-{host.name}-{port}"
     if base.exists():
@@ -659,7 +663,7 @@ def start_mariadb(
     if tls_version:
         argv.append(f"--tls-version={tls_version}")
     argv += list(extra_args)
-    proc = start_process(host.cmd(argv), log_path=base / "stdout.log")
+    proc = start_process(host.cmd(argv), log_path=base / "stdout.log", env=env)
     server = MariaDbServer(host, port, sock, datadir, log)
     try:
         def ready() -> bool:
