@@ -15,6 +15,7 @@ from typing import IO, Any
 import click
 
 from capture_tls import __version__
+from capture_tls.analysis.inject import inject_keys, read_keylog_file
 from capture_tls.analysis.intended_host import HostsFile, HostsFileError
 from capture_tls.analysis.model import (
     ConnectionReport,
@@ -32,6 +33,7 @@ from capture_tls.analysis.options import (
 from capture_tls.analysis.pipeline import InputResult, analyze_file
 from capture_tls.analysis.trim import trim_capture
 from capture_tls.errors import InputError
+from capture_tls.protocols.keylog import KeyLog
 from capture_tls.reporting.export import write_export
 from capture_tls.reporting.html_report import render_html
 from capture_tls.reporting.json_report import (
@@ -134,6 +136,10 @@ def cli() -> None:
 @click.option("--hosts-file", "hosts_file", type=click.Path(exists=True, dir_okay=False),
               default=None, help="hosts(5) file naming server addresses (used after --host, "
                                  "SNI and DNS answers in the capture).")
+@click.option("--keylog", "keylogs", multiple=True,
+              type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="TLS key log (SSLKEYLOGFILE format) to decrypt TLS 1.3 handshakes; "
+                   "repeatable. Secrets embedded in a pcapng are used without it.")
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, writable=True),
               default=None, help="Write the report to this file instead of standard output.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
@@ -153,6 +159,7 @@ def analyze(
     client_family: str | None,
     ca_file: str | None,
     hosts_file: str | None,
+    keylogs: tuple[str, ...],
     output: str | None,
     jobs: int | None,
     width: int | None,
@@ -179,7 +186,9 @@ def analyze(
             hosts_table = HostsFile.load(hosts_file)
         except HostsFileError as exc:
             raise click.UsageError(f"--hosts-file {exc}") from None
+    keylog = _load_keylogs(keylogs)
     options = AnalysisOptions(
+        keylog=keylog,
         hosts_file=hosts_table,
         ports=frozenset({DEFAULT_MYSQL_PORT, *ports}),
         hosts=rules,
@@ -199,6 +208,21 @@ def analyze(
         if output is not None:
             out.close()
     ctx.exit(code)
+
+
+def _load_keylogs(paths: Sequence[str]) -> KeyLog | None:
+    if not paths:
+        return None
+    logs = []
+    for path in paths:
+        try:
+            logs.append(read_keylog_file(path))
+        except InputError as exc:
+            raise click.UsageError(f"--keylog {path}: {exc}") from None
+    merged = KeyLog.merge(logs)
+    for problem in merged.problems:
+        click.echo(f"capture-tls: {problem}", err=True)
+    return merged
 
 
 def _run_analyze(
@@ -302,6 +326,34 @@ def trim(capture: str, output: str, ports: tuple[int, ...]) -> None:
         raise click.UsageError(f"-o {output}: {exc.strerror}") from None
     click.echo(f"capture-tls: kept {result.packets_out} of {result.packets_in} packets "
                f"({result.bytes_out} of {result.bytes_in} bytes) in {output}", err=True)
+
+
+@cli.command("inject-keys")
+@click.argument("capture", type=click.Path(exists=True, dir_okay=False))
+@click.argument("keylogs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "output", required=True,
+              type=click.Path(dir_okay=False, writable=True), metavar="OUT.pcapng",
+              help="The pcapng to write, with the secrets embedded.")
+def inject_keys_command(capture: str, keylogs: tuple[str, ...], output: str) -> None:
+    """Write CAPTURE as a pcapng with the TLS secrets of KEYLOGS embedded (a Decryption
+    Secrets Block), keeping only the secrets of connections in the capture: one file to
+    attach to a ticket, analyzed without --keylog."""
+    merged = _load_keylogs(keylogs)
+    assert merged is not None
+    try:
+        result = inject_keys(capture, merged, output)
+    except InputError as exc:
+        click.echo(f"capture-tls: {capture}: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    for problem in result.problems:
+        click.echo(f"capture-tls: {problem}", err=True)
+    click.echo(
+        f"capture-tls: {result.client_randoms_with_secrets} of "
+        f"{result.client_randoms_in_capture} TLS connections have secrets in the key log; "
+        f"{result.key_log_lines} key log lines embedded in {output}", err=True)
+    if result.client_randoms_with_secrets == 0:
+        click.echo("capture-tls: no secret in the key log belongs to this capture: nothing "
+                   "was embedded", err=True)
 
 
 class _Progress:

@@ -20,11 +20,13 @@ of it cost a dictionary lookup.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from capture_tls.errors import ProtocolError
+from capture_tls.errors import CaptureTlsError, ProtocolError
 from capture_tls.limits import Limits
 from capture_tls.protocols import mysql, tls
+from capture_tls.protocols import tls13 as tls13p
 from capture_tls.reassembly.tcp import HalfStream, StreamGap
 
 __all__ = ["AlertSeen", "ConnectionState", "LadderStep"]
@@ -147,6 +149,15 @@ class ConnectionState:
     malformed: list[tuple[str, str]] = field(default_factory=list)  # (sender, what)
     ladder: list[LadderStep] = field(default_factory=list)
     internal_errors: list[str] = field(default_factory=list)
+    # TLS 1.3 decryption with a key log (None: no key log given for this input)
+    keylog: Callable[[bytes], dict[str, bytes] | None] | None = None
+    tls13_reader: tls13p.Tls13HandshakeReader | None = None
+    keylog_missing: bool = False  # a key log was given, but not this client random's secrets
+    decryption_errors: list[tuple[str, str]] = field(default_factory=list)  # (sender, why)
+    decryption_broken: set[str] = field(default_factory=set)
+    decrypted_records: int = 0
+    client_finished: bool = False
+    negotiated_alpn: str | None = None
 
     def __post_init__(self) -> None:
         self.c2s = HalfStream(self.limits)
@@ -421,6 +432,7 @@ class ConnectionState:
                 if any(t == _EXT_PRE_SHARED_KEY for t, _ in ev.extensions):
                     self.resumed = True
                 self._enter_tls13()
+                self._start_decryption(ev.cipher_suite)
         elif isinstance(ev, tls.Certificate):
             n = len(ev.certificates)
             if from_client:
@@ -470,8 +482,81 @@ class ConnectionState:
     def _server_certificate_sent(self) -> bool:
         return self.server_certificates is not None or self.tls13
 
+    def _start_decryption(self, cipher_suite: int) -> None:
+        if self.keylog is None or self.client_hello is None:
+            return
+        secrets = self.keylog(self.client_hello.random)
+        if secrets is None:
+            return  # no key log at all for this input
+        try:
+            decryptor = tls13p.Tls13HandshakeDecryptor.from_keylog_secrets(cipher_suite, secrets)
+        except tls13p.SecretUnavailable:
+            self.keylog_missing = True
+            return
+        except tls13p.DecryptionFailed as exc:
+            self.decryption_errors.append(("server", str(exc)))
+            return
+        self.tls13_reader = tls13p.Tls13HandshakeReader(decryptor, self.limits)
+
+    def _decrypted(self, ts: float, from_client: bool, sender: str,
+                   ev: tls.EncryptedRecord) -> bool:
+        """Read a TLS 1.3 protected record with the key log. False when it cannot be read (no
+        key, wrong key, application keys missing): the caller falls back to what the record's
+        size and order say."""
+        reader = self.tls13_reader
+        if reader is None or sender in self.decryption_broken:
+            return False
+        try:
+            events = reader.receive_record("client" if from_client else "server",
+                                           ev.content_type, ev.version, ev.fragment)
+        except tls13p.SecretUnavailable:
+            return False  # application data after Finished without *_TRAFFIC_SECRET_0
+        except CaptureTlsError as exc:
+            self.decryption_errors.append((sender, str(exc)))
+            self.decryption_broken.add(sender)
+            return False
+        self.decrypted_records += 1
+        for item in events:
+            if self.done:
+                break
+            self._decrypted_event(ts, from_client, sender, item)
+        return True
+
+    def _decrypted_event(self, ts: float, from_client: bool, sender: str,
+                         item: tls13p.Tls13Event) -> None:
+        if isinstance(item, tls13p.EncryptedExtensions):
+            if not from_client and item.alpn:
+                self.negotiated_alpn = item.alpn[0]
+            self._step(ts, sender, "EncryptedExtensions (decrypted)")
+        elif isinstance(item, tls13p.ApplicationData):
+            if from_client:
+                self._step(ts, sender, "application data (login, decrypted)")
+                self.client_protected_records = max(self.client_protected_records, 2)
+                self._stop()
+        elif isinstance(item, tls.Alert):
+            self.alerts.append(AlertSeen(sender, item.level, item.description, True,
+                                         self._server_certificate_sent(), ts,
+                                         from_client and self.client_finished))
+            self._step(ts, sender, f"Alert {tls.alert_description_name(item.description)}"
+                                   " (decrypted)")
+            if from_client and self.client_finished:
+                self.client_closed_by_alert = True
+            if from_client or item.level == 2:
+                self._stop()
+        elif isinstance(item, tls.HandshakeMessage) and item.msg_type == 20:
+            if from_client:
+                self.client_finished = True
+                self.client_protected_records = max(self.client_protected_records, 1)
+            self._step(ts, sender, "Finished (decrypted)")
+        elif isinstance(item, tls.ClientHello | tls.ServerHello):
+            return  # a broken peer: ignored
+        else:
+            self._tls_event(ts, from_client, sender, item)
+
     def _protected_record(self, ts: float, from_client: bool, sender: str,
                           ev: tls.EncryptedRecord) -> None:
+        if self.tls13 and self._decrypted(ts, from_client, sender, ev):
+            return
         if not from_client:
             self.server_protected_records += 1
             if self.server_protected_records == 1:

@@ -8,6 +8,7 @@ from ipaddress import ip_address
 from capture_tls.analysis.intended_host import HostsFile
 from capture_tls.errors import CaptureTlsError
 from capture_tls.limits import DEFAULT_LIMITS, Limits
+from capture_tls.protocols.keylog import KeyLog
 
 __all__ = ["DEFAULT_MYSQL_PORT", "AnalysisOptions", "HostRule", "UsageError", "parse_host_rule"]
 
@@ -80,6 +81,7 @@ class AnalysisOptions:
     client_family: str | None = None
     ca_pem: bytes | None = None  # --ca FILE contents
     hosts_file: HostsFile | None = None
+    keylog: KeyLog | None = None  # --keylog FILE...; secrets in a pcapng are added per input
     limits: Limits = field(default=DEFAULT_LIMITS)
 
     def host_for(self, ip: str, port: int) -> str | None:

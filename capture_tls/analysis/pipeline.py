@@ -20,6 +20,7 @@ from capture_tls.analysis.report_builder import build_report, iso_utc
 from capture_tls.analysis.tracker import ConnectionTracker
 from capture_tls.errors import CaptureTlsError, InputError
 from capture_tls.protocols.dns import parse_dns_response, parse_dns_tcp_segment
+from capture_tls.protocols.keylog import KeyLog
 from capture_tls.sources.captures import open_capture
 from capture_tls.sources.frames import LINK_TYPE_NAMES, decode_frame
 
@@ -96,7 +97,8 @@ def analyze_file(
             on_connection(report)
 
     dns = DnsCache(options.limits.max_dns_records)
-    tracker = ConnectionTracker(options.ports, done, options.limits)
+    keys = _KeySource(options.keylog, reader.secrets)
+    tracker = ConnectionTracker(options.ports, done, options.limits, keys.secrets_for)
     segment = tracker.segment
     malformed = 0
     malformed_dns = 0
@@ -141,6 +143,9 @@ def analyze_file(
                          f"{malformed} packets have link, IP or TCP headers that do not fit "
                          "their lengths; they were skipped.", malformed, path)
         )
+    if keys.embedded is not None:
+        for problem in keys.embedded.problems:
+            result.warnings.append(InputWarning("KEYLOG_PROBLEM", str(problem), 1, path))
     if malformed_dns:
         result.warnings.append(
             InputWarning("MALFORMED_PACKETS",
@@ -176,3 +181,32 @@ def _dns_answer(dns: DnsCache, ts: float, proto: int, client: bytes, payload: by
         for resolution in found:
             dns.add(ts, client_ip, resolution)
     return True
+
+
+class _KeySource:
+    """TLS secrets for a client random: the --keylog files, then the secrets embedded in the
+    capture (pcapng Decryption Secrets Blocks, read as they come)."""
+
+    def __init__(self, given: KeyLog | None, embedded_blocks: list[tuple[int, bytes]]) -> None:
+        self.given = given
+        self._blocks = embedded_blocks
+        self._seen_blocks = 0
+        self.embedded: KeyLog | None = None
+
+    def secrets_for(self, client_random: bytes) -> dict[str, bytes] | None:
+        """None when there is no key log at all (then nothing is missing either)."""
+        if not self.any:
+            return None
+        if len(self._blocks) != self._seen_blocks:
+            self._seen_blocks = len(self._blocks)
+            self.embedded = KeyLog.from_secrets_blocks(self._blocks)
+        found: dict[str, bytes] = {}
+        if self.embedded is not None:
+            found.update(self.embedded.secrets_for(client_random))
+        if self.given is not None:
+            found.update(self.given.secrets_for(client_random))
+        return found
+
+    @property
+    def any(self) -> bool:
+        return self.given is not None or bool(self._blocks)

@@ -228,6 +228,26 @@ def _tls_facts(
         for a in conn.alerts
     )
     visible = conn.server_certificates is not None
+    if conn.keylog_missing:
+        findings.append(
+            finding(
+                "KEYLOG_NO_SECRET",
+                "The key log has no TLS 1.3 handshake secret for this connection's client "
+                f"random ({conn.client_hello.random.hex() if conn.client_hello else '?'}).",
+                "Use the key log written by this client process while this capture was "
+                "recorded (SSLKEYLOGFILE); each connection has its own secrets.",
+            )
+        )
+    for sender, why in conn.decryption_errors[:1]:
+        findings.append(
+            finding(
+                "DECRYPTION_FAILED",
+                f"The {sender}'s TLS 1.3 records could not be decrypted with the key log's "
+                f"secret: {why}.",
+                "The key log does not belong to this capture (or was edited): record the "
+                "capture and the key log in the same session.",
+            )
+        )
     if conn.tls13 and not visible:
         findings.append(
             finding(
@@ -268,7 +288,7 @@ def _tls_facts(
         alpn=ch.alpn if ch else (),
         resumed=conn.resumed,
         certificate_visible=visible,
-        decrypted=False,
+        decrypted=conn.decrypted_records > 0,
         alerts=alerts,
     )
 

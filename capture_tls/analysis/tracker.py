@@ -56,8 +56,10 @@ class ConnectionTracker:
         ports: Iterable[int],
         on_done: Callable[[ConnectionState], None],
         limits: Limits = DEFAULT_LIMITS,
+        keylog: Callable[[bytes], dict[str, bytes] | None] | None = None,
     ) -> None:
         self.ports = frozenset(ports)
+        self.keylog = keylog
         self.limits = limits
         self._on_done = on_done
         self._table: dict[FlowKey, _Entry] = {}
@@ -143,6 +145,7 @@ class ConnectionTracker:
             client=(_addr(client[0]), client[1]),
             server=(_addr(server[0]), server[1]),
             first_ts=ts,
+            keylog=self.keylog,
         )
         self.created += 1
         conn.number = self.created
