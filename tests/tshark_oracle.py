@@ -55,14 +55,14 @@ def _version_name(raw_hex: str) -> str:
 
 
 def dissect(
-    path: str, decode_as: dict[str, str] | None = None
+    path: str, decode_as: dict[str, str] | None = None, extra_prefs: list[str] | None = None
 ) -> dict[tuple[str, int, str, int], TsharkConnection]:
     """tshark's view of one capture; `decode_as` maps "tcp.port==N" to a dissector name."""
     cap = pyshark.FileCapture(
         path,
         display_filter="mysql || tls.handshake",
         decode_as=decode_as or None,
-        custom_parameters=TSHARK_PREFS,
+        custom_parameters=TSHARK_PREFS + (extra_prefs or []),
         keep_packets=False,
     )
     streams: dict[str, TsharkConnection] = {}
