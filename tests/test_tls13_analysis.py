@@ -56,6 +56,7 @@ def test_decrypted_chain_is_the_servers_and_tsharks(name: str) -> None:
     runs = MANIFEST[name]
     assert len(result.connections) == len(runs)
     keys = TLS13 / name.replace(".pcap", ".keylog")
+    keys = TLS13 / name.replace(".pcap", ".keylog")
     theirs = dissect(str(TLS13 / name), {"tcp.port==3307": "mysql"},
                      extra_prefs=["-o", f"tls.keylog_file:{keys}"])
     for conn, real in zip(result.connections, runs, strict=True):
