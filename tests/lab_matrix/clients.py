@@ -190,7 +190,8 @@ def client_versions(tools: Tools) -> dict[str, str]:
 
     versions = {
         "mariadb": out(["mariadb", "--version"]),
-        "pymysql": out([sys.executable, "-c", "import importlib.metadata as m; print(m.version('PyMySQL'))"]),
+        "pymysql": out([sys.executable, "-c",
+                        "import importlib.metadata as m; print(m.version('PyMySQL'))"]),
         "python-openssl": out([sys.executable, "-c", "import ssl; print(ssl.OPENSSL_VERSION)"]),
         "mysql-connector-python": out([sys.executable, "-c",
                                        "import mysql.connector as m; print(m.__version__)"]),

@@ -39,17 +39,19 @@ from pathlib import Path
 from typing import Any
 
 from .clients import CLIENTS, REPO_ROOT, ClientRunner, Tools, build_go_client, client_versions
-from .scenarios import SCENARIOS, SERVER_HOST_NUMBER, SERVERS, Scenario, ServerCert
-from .scenarios import server_address
+from .scenarios import SCENARIOS, SERVER_HOST_NUMBER, SERVERS, Scenario, ServerCert, server_address
 
 sys.path.insert(0, str(REPO_ROOT / "samples" / "lab"))
-import lab  # noqa: E402
+import lab
 
 __all__ = [
     "Attempt",
     "LabMatrix",
     "WireSummary",
+    "analyze_attempt",
+    "analyze_capture",
     "client_ports_in",
+    "host_args",
     "matrix_prerequisites_missing",
     "wire_summary",
 ]
@@ -239,10 +241,24 @@ class LabMatrix:
 
     def analyze(self, attempt: Attempt, *extra: str) -> list[dict[str, Any]]:
         """capture-tls's JSON connection objects for the attempt's own connections."""
-        report = analyze_capture(attempt.capture, attempt.ca, attempt.family, *extra)
-        return [c for c in report.get("connections", [])
-                if c.get("client", {}).get("port") in attempt.client_ports
-                and c.get("server", {}).get("port") == attempt.server_port]
+        return analyze_attempt(attempt, *extra)
+
+
+def host_args(attempt: Attempt) -> list[str]:
+    """``--host IP`` when the client dialed an IP literal: no DNS lookup and, for most
+    clients, no SNI tell capture-tls what the client was given; a name comes from the capture
+    (the SNI or the DNS answers), never from this option."""
+    return ["--host", attempt.dialed] if attempt.dialed == attempt.server_ip else []
+
+
+def analyze_attempt(attempt: Attempt, *extra: str) -> list[dict[str, Any]]:
+    """capture-tls's JSON connection objects for the attempt's own connections, analyzed with
+    ``--ca`` (the CA the client was given), ``--client`` (its family) and :func:`host_args`."""
+    report = analyze_capture(attempt.capture, attempt.ca, attempt.family, *host_args(attempt),
+                             *extra)
+    return [c for c in report.get("connections", [])
+            if c.get("client", {}).get("port") in attempt.client_ports
+            and c.get("server", {}).get("port") == attempt.server_port]
 
 
 def analyze_capture(capture: Path, ca: Path, family: str, *extra: str) -> dict[str, Any]:
@@ -309,17 +325,29 @@ class WireSummary:
     client_finished: bool  # the client sent ChangeCipherSpec (so its Finished)
     client_app_data: bool  # the client sent application data (a login) after the handshake
 
+    @property
+    def client_close(self) -> str:
+        """How the client ended the connection: "FIN", "RST", "FIN+RST" or "none"."""
+        closes = [e[2:] for e in self.events if e in ("C:FIN", "C:RST")]
+        return "+".join(dict.fromkeys(closes)) or "none"
+
+    @property
+    def phase(self) -> str:
+        """Where the client stopped: "in handshake" (before its Finished), "after handshake"
+        (its Finished sent, no application data), "after login"."""
+        if self.client_app_data:
+            return "after login"
+        return "after handshake" if self.client_finished else "in handshake"
+
     def close_pattern(self) -> str:
         """A one-phrase description: where the close came and how."""
         alert = (f"alert {'/'.join(self.client_alerts)}" if self.client_alerts
                  else "no alert")
-        when = ("after the handshake" if self.client_finished else "inside the handshake")
-        if self.client_app_data:
-            when = "after login"
-        return f"{alert}, {self.first_close} {when}"
+        return f"{alert}, {self.first_close} first, {self.phase}"
 
 
 _HS_NAMES = {"1": "ClientHello", "2": "ServerHello", "11": "Certificate",
+             "13": "CertificateRequest",
              "12": "ServerKeyExchange", "14": "ServerHelloDone", "16": "ClientKeyExchange",
              "4": "NewSessionTicket", "20": "Finished"}
 
@@ -409,10 +437,14 @@ def _alert_name(code: str) -> str:
 def _rows(matrix: LabMatrix, attempts: Iterable[Attempt]) -> Iterator[dict[str, Any]]:
     for attempt in attempts:
         wire = wire_summary(attempt)
-        row = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(attempt).items()}
+        row: dict[str, Any] = {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(attempt).items()}
         row["error"] = attempt.error
-        row["wire"] = {k: v for k, v in asdict(wire).items()}
-        row["wire"]["close_pattern"] = wire.close_pattern()
+        wire_row: dict[str, Any] = asdict(wire)
+        wire_row["close_pattern"] = wire.close_pattern()
+        wire_row["client_close"] = wire.client_close
+        wire_row["phase"] = wire.phase
+        row["wire"] = wire_row
         yield row
 
 
@@ -420,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the client matrix and print outcomes.")
     parser.add_argument("--keep", type=Path, help="work directory to keep (captures, certs)")
     parser.add_argument("--json", type=Path, help="write every attempt and wire facts here")
+    parser.add_argument("--markdown", type=Path, help="write the outcome table here")
     parser.add_argument("--client", action="append", help="only these clients")
     parser.add_argument("--scenario", action="append", help="only these scenarios")
     args = parser.parse_args(argv)
@@ -453,7 +486,36 @@ def main(argv: list[str] | None = None) -> int:
     print(f"setup {setup:.1f}s, attempts {ran:.1f}s", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps({"versions": versions, "attempts": rows}, indent=1))
+    if args.markdown:
+        args.markdown.write_text(markdown_table(rows))
     return 0
+
+
+def _after_server_hello_done(events: Sequence[str]) -> list[str]:
+    """The events after the server's ServerHelloDone (the part where clients differ), without
+    application data; "S:mysql" there is a plaintext MySQL packet (the server's ERR)."""
+    for index, event in enumerate(events):
+        if event.startswith("S:") and "ServerHelloDone" in event:
+            return [e for e in events[index + 1:] if "appdata" not in e]
+    return [e for e in events if "appdata" not in e]
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The observed outcomes as a Markdown table (rows as :func:`main` collects them)."""
+    lines = ["| client | scenario | result | exit | SNI | client alert | client close | "
+             "where | wire (C client, S server) | error text |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        wire = row["wire"]
+        alerts = ", ".join(wire["client_alerts"]) or "none"
+        events = " ".join(_after_server_hello_done(wire["events"]))
+        error = row["error"].replace("|", "\\|")
+        lines.append(
+            f"| {row['client']} | {row['scenario']} | "
+            f"{'connected' if row['connected'] else 'refused'} | {row['exit_status']} | "
+            f"{wire['sni'] or '-'} | {alerts} | {wire['client_close']} | {wire['phase']} | "
+            f"{events} | {error} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

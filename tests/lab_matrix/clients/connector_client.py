@@ -21,7 +21,7 @@ if MODE == "c-ext":
         print(f"FAILED C extension not loadable: {exc}")
         sys.exit(2)
 
-import mysql.connector  # type: ignore[import-not-found]  # noqa: E402
+import mysql.connector  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
