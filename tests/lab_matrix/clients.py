@@ -103,7 +103,8 @@ def _python(script: str, *mode: str) -> Argv:
 
 def _php(api: str) -> Argv:
     def argv(tools: Tools, host: str, port: int, user: str, password: str, ca: str) -> list[str]:
-        return ["php", "-d", "display_errors=stderr", str(CLIENTS_DIR / "php_client.php"),
+        return ["php", "-d", "display_errors=stderr", "-d", "log_errors=0",
+                str(CLIENTS_DIR / "php_client.php"),
                 api, host, str(port), user, password, ca]
     return argv
 

@@ -95,8 +95,17 @@ class Attempt:
         """The client's error text ("" when it connected): its last non-empty output line."""
         if self.connected:
             return ""
-        lines = [line for line in self.output.splitlines() if line.strip()]
+        lines = [line.strip() for line in self.output.splitlines() if line.strip()]
+        for line in lines:
+            if line.startswith(("FAILED ", "ERROR ")):
+                return line
         return lines[-1] if lines else ("timeout" if self.exit_status is None else "")
+
+    @property
+    def details(self) -> list[str]:
+        """The client's other output lines (PHP's warnings carry the TLS layer's reason)."""
+        return [line.strip() for line in self.output.splitlines()
+                if line.strip() and line.strip() != self.error]
 
 
 @dataclass

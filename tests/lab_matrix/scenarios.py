@@ -51,11 +51,13 @@ SERVERS: tuple[ServerCert, ...] = (
     ServerCert("cname", "target.lab.test", ("target.lab.test",),
                dns=(("target.lab.test", None), ("alias.lab.test", "target.lab.test"))),
     ServerCert("wildcard", "*.wild.lab.test", ("*.wild.lab.test",),
-               dns=(("a.b.wild.lab.test", None),)),
+               dns=(("a.b.wild.lab.test", None), ("one.wild.lab.test", None))),
     ServerCert("cn-not-san", "cnhost.lab.test", ("other-name.lab.test",),
                dns=(("cnhost.lab.test", None),)),
     ServerCert("cn-only", "cnonly.lab.test", (),
                dns=(("cnonly.lab.test", None),)),
+    ServerCert("cn-ip-san", "cnip.lab.test", (), ip_sans=True,
+               dns=(("cnip.lab.test", None),)),
     ServerCert("ip-no-ipsan", "ipdb.lab.test", ("ipdb.lab.test",)),
     ServerCert("ip-san", "ipsan.lab.test", ("ipsan.lab.test",), ip_sans=True),
     ServerCert("expired", "expired.lab.test", ("expired.lab.test",), expired=True,
@@ -75,11 +77,17 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("wildcard-deep", "wildcard", "a.b.wild.lab.test", "lab",
              "The certificate's only name is *.wild.lab.test; the client dials a name two "
              "labels below wild.lab.test."),
+    Scenario("wildcard-ok", "wildcard", "one.wild.lab.test", "lab",
+             "Control for wildcards: the same *.wild.lab.test certificate, the client dials "
+             "one.wild.lab.test (the wildcard covers exactly that one label)."),
     Scenario("cn-not-san", "cn-not-san", "cnhost.lab.test", "lab",
              "The certificate has a DNS SAN (other-name.lab.test); only its CN names the "
              "dialed host."),
     Scenario("cn-only", "cn-only", "cnonly.lab.test", "lab",
              "No subjectAltName extension at all; the CN is the dialed host."),
+    Scenario("cn-ip-san", "cn-ip-san", "cnip.lab.test", "lab",
+             "The certificate has a subjectAltName with an IP address only (no DNS SAN); its "
+             "CN is the dialed name: does a SAN extension without DNS names disable the CN?"),
     Scenario("ip-no-ipsan", "ip-no-ipsan", "IP", "lab",
              "The client dials the server's IPv4 address; the certificate has a DNS SAN and "
              "CN only, no IP SAN."),
