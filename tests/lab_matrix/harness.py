@@ -83,6 +83,7 @@ class Attempt:
     server_ip: str
     server_port: int
     ca: Path  # the CA file the client was given (pass it to capture-tls --ca)
+    argv: tuple[str, ...]  # the client's command line (run inside its namespace)
     capture: Path  # pcap of this attempt alone (tcpdump on the client's eth0)
     exit_status: int | None  # None when the client timed out
     connected: bool  # the client ran SELECT 1
@@ -226,7 +227,7 @@ class LabMatrix:
         connected = status == 0 and output.splitlines()[-1:] in (["OK"], ["1"])
         return Attempt(
             client=runner.name, family=runner.family, scenario=scenario.name, dialed=dialed,
-            server_ip=info.ip, server_port=info.port, ca=ca, capture=path,
+            server_ip=info.ip, server_port=info.port, ca=ca, argv=tuple(argv), capture=path,
             exit_status=status, connected=connected, output=output,
             client_ports=tuple(client_ports_in(path, info.ip, info.port)),
             seconds=round(time.monotonic() - start, 2),
