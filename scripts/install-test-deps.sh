@@ -19,3 +19,4 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -q --no-install-recommends "${need[@]}" </dev/null
 fi
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+bash scripts/install-clients.sh  # the real clients of tests/test_client_matrix.py

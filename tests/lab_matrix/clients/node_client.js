@@ -1,0 +1,24 @@
+// Node's mysql2 over TLS: ssl {ca, rejectUnauthorized: true}, with or without verifyIdentity.
+// Usage: node node_client.js ca|identity HOST PORT USER PASSWORD CA
+// Prints "OK" (exit 0) after SELECT 1, or "FAILED <error>" (exit 1).
+'use strict';
+const fs = require('fs');
+const mysql = require('mysql2');
+
+const [mode, host, port, user, password, ca] = process.argv.slice(2);
+const ssl = { ca: fs.readFileSync(ca), rejectUnauthorized: true };
+if (mode === 'identity') ssl.verifyIdentity = true;
+const conn = mysql.createConnection({
+  host, port: Number(port), user, password, ssl, connectTimeout: 10000,
+});
+conn.query('SELECT 1', (err) => {
+  if (err) {
+    console.log(`FAILED ${err.code || err.name}: ${err.message}`);
+    conn.destroy();
+    process.exit(1);
+  }
+  conn.end(() => {
+    console.log('OK');
+    process.exit(0);
+  });
+});
