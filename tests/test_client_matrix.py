@@ -94,17 +94,6 @@ def _cell(run: MatrixRun, runner: ClientRunner, scenario: Scenario) -> Cell:
 
 CELLS = [pytest.param(c, s, id=f"{c.name}-{s.name}") for c in CLIENTS for s in SCENARIOS]
 
-#: mysqlnd refuses a name after the handshake with an encrypted alert and a FIN, no login;
-#: capture-tls reads that as "tls-established" until the lead's outcome rule lands.
-_MYSQLND_NAME_REFUSALS = {"cname", "wildcard-deep", "cn-not-san", "ip-no-ipsan"}
-OUTCOME_CELLS = [
-    pytest.param(c, s, id=f"{c.name}-{s.name}", marks=(
-        [pytest.mark.xfail(strict=False, reason="mysqlnd post-handshake refusal (lead)")]
-        if c.family == "mysqlnd" and s.name in _MYSQLND_NAME_REFUSALS else []))
-    for c in CLIENTS for s in SCENARIOS
-]
-
-
 @pytest.mark.parametrize(("runner", "scenario"), CELLS)
 def test_lab_behaves(matrix: MatrixRun, runner: ClientRunner, scenario: Scenario) -> None:
     """The lab itself: good certificates connect, bad chains and dates never do."""
@@ -136,7 +125,7 @@ def test_wire_facts_agree_with_tshark(
         assert ours == list(cell.wire.client_alerts)
 
 
-@pytest.mark.parametrize(("runner", "scenario"), OUTCOME_CELLS)
+@pytest.mark.parametrize(("runner", "scenario"), CELLS)
 def test_outcome_agrees_with_client(
     matrix: MatrixRun, runner: ClientRunner, scenario: Scenario
 ) -> None:
@@ -151,7 +140,6 @@ def test_outcome_agrees_with_client(
             f"{' '.join(cell.wire.events)}")
 
 
-@pytest.mark.xfail(strict=False, reason="per-family verdict rules (clients.py) not landed yet")
 @pytest.mark.parametrize(("runner", "scenario"), CELLS)
 def test_verdict_agrees_with_client(
     matrix: MatrixRun, runner: ClientRunner, scenario: Scenario

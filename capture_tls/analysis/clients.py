@@ -1,19 +1,24 @@
 """What each MySQL client family would say about a server certificate for a host name.
 
 Theory of operation. The chain is judged once, as OpenSSL judges it (chain.py); every family
-then applies its own *name* rule to the leaf (DESIGN.md, "Client families"; the lab in
-tests/lab_matrix/ is the authority, and a rule the lab contradicts is fixed here):
+then applies its own *name* rule to the leaf. The lab is the authority: tests/lab_matrix runs the
+real clients against real servers on every scenario, and tests/lab_matrix/OBSERVED.md records
+what they did (MariaDB 10.11 server, TLS 1.2, OpenSSL 3). Observed there:
 
-- libmysqlclient, mariadb: OpenSSL's X509_check_host with flags 0 (partial wildcards allowed),
-  or X509_check_ip_asc for an IP literal ("host-or-ip").
-- python-ssl: OpenSSL through X509_VERIFY_PARAM with X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS; an IP
-  literal against IP SANs only.
-- mysqlnd (PHP), node (mysql2 with verifyIdentity), connector-j >= 8.0.22: DNS SANs; the CN
-  only when the certificate has no subjectAltName extension at all; a wildcard only as the whole
-  left-most label; an IP literal against IP SANs. node checks the name "localhost" when it
-  connected to an IP literal (mysql2 passes no servername for an IP).
+- libmysqlclient, mariadb, python-ssl, mysqlnd: OpenSSL's X509_check_host: DNS SANs when the
+  certificate has any DNS SAN; the CN when it has none (an IP-only SAN keeps the CN usable); a
+  wildcard only as the whole left-most label, one label deep; an IP literal against IP SANs.
+  (OpenSSL with flags 0 also takes partial wildcards such as `db*.example.com`; Python's ssl
+  sets X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS. The lab has no partial-wildcard scenario: those
+  two rules are from source.)
+- node (mysql2 with verifyIdentity): the same for names; for an IP literal mysql2 passes no
+  servername and Node checks the name "localhost". Without verifyIdentity mysql2 checks no
+  name at all (its verdict is then VERIFY_CA's).
 - go-mysql: Go's crypto/x509 (>= 1.15): SANs only, the CN never.
-- legacy-cn: the subject CN compared exactly (MySQL before Bug #68052's fix, yaSSL builds).
+- connector-j >= 8.0.22 (from source, not runnable here): RFC 6125: DNS SANs, the CN only when
+  the certificate has no subjectAltName extension, a whole-label wildcard, IPs against IP SANs.
+- legacy-cn (from source): the subject CN compared exactly (MySQL before Bug #68052's fix,
+  yaSSL builds).
 
 A verdict is "fail" as soon as a check that could be made fails, "pass" only when every check
 was made and passed, otherwise "unknown".
@@ -132,13 +137,15 @@ def _san_then_cn_without_san_extension(cert: ParsedCertificate, host: str) -> Na
 
 
 def _node(cert: ParsedCertificate, host: str) -> NameCheck:
+    check = _openssl(hostname.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, "verify-param")
     if _is_ip(host):
         # mysql2 gives Node no servername for an IP literal; tls.checkServerIdentity then
-        # checks "localhost".
-        inner = _san_then_cn_without_san_extension(cert, "localhost")
-        return NameCheck(inner.ok, f"connected to an IP address, Node checks 'localhost': "
-                                   f"{inner.reason}")
-    return _san_then_cn_without_san_extension(cert, host)
+        # checks "localhost" (lab: ip-san refused, "Host: localhost. is not in the cert's
+        # altnames").
+        inner = check(cert, "localhost")
+        return NameCheck(inner.ok, f"connected to an IP address, mysql2/Node check the name "
+                                   f"'localhost': {inner.reason}")
+    return check(cert, host)
 
 
 def _go(cert: ParsedCertificate, host: str) -> NameCheck:
@@ -162,24 +169,29 @@ def _legacy_cn(cert: ParsedCertificate, host: str) -> NameCheck:
 
 
 FAMILIES: tuple[FamilyRule, ...] = (
-    FamilyRule("libmysqlclient", "from-source",
+    FamilyRule("libmysqlclient", "tested",
                _openssl(0, "host-or-ip"), "never",
-               "rejects inside the handshake with a plaintext fatal alert"),
-    FamilyRule("mariadb", "from-source",
+               "refuses inside the handshake with a plaintext fatal alert (bad_certificate for "
+               "the name)"),
+    FamilyRule("mariadb", "tested",
                _openssl(0, "host-or-ip"), "never",
-               "checks the name after the handshake and closes (FIN) without logging in"),
-    FamilyRule("python-ssl", "from-source",
+               "checks the chain inside the handshake, the name after it: FIN without an alert"),
+    FamilyRule("python-ssl", "tested",
                _openssl(hostname.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, "verify-param"),
-               "names", "rejects inside the handshake with a plaintext fatal alert"),
-    FamilyRule("mysqlnd", "from-source", _san_then_cn_without_san_extension, "always",
-               "checks the name after the handshake and closes"),
-    FamilyRule("node", "from-source", _node, "names",
-               "checks after the handshake (only with verifyIdentity) and closes without an "
-               "alert"),
-    FamilyRule("go-mysql", "from-source", _go, "names",
-               "rejects inside the handshake with a fatal alert"),
+               "names", "refuses inside the handshake with a plaintext fatal alert"),
+    FamilyRule("mysqlnd", "tested",
+               _openssl(hostname.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, "verify-param"),
+               "always",
+               "checks the chain inside the handshake, the name after it: one encrypted alert "
+               "and FIN, no login"),
+    FamilyRule("node", "tested", _node, "names",
+               "checks everything after the handshake (the name only with verifyIdentity) and "
+               "closes without an alert"),
+    FamilyRule("go-mysql", "tested", _go, "names",
+               "refuses inside the handshake with a plaintext bad_certificate alert for every "
+               "cause"),
     FamilyRule("connector-j", "from-source", _san_then_cn_without_san_extension, "names",
-               "rejects inside the handshake"),
+               "refuses inside the handshake"),
     FamilyRule("legacy-cn", "from-source", _legacy_cn, "never",
                "compares the CN after the handshake"),
 )
@@ -238,7 +250,10 @@ def guess_family(conn: ConnectionState) -> str | None:
         return "mariadb"
     if conn.client_hello is None:
         return None
-    if conn.client_hello.sni is None:
+    sni = conn.client_hello.sni
+    if sni is not None and _is_ip(sni):
+        return "mysqlnd"  # only PHP's mysqlnd sends an IP literal as SNI (lab)
+    if sni is None:
         if (conn.client_fin or conn.client_rst) and conn.client_protected_records == 1 and not [
             a for a in conn.alerts if a.sender == "client"
         ]:
