@@ -141,6 +141,7 @@ class ConnectionState:
     # Stream and capture problems
     client_fin: bool = False
     client_closed_by_alert: bool = False
+    client_app_data: bool = False  # the client sent application data (its login) under TLS
     server_fin: bool = False
     client_rst: bool = False
     server_rst: bool = False
@@ -530,6 +531,7 @@ class ConnectionState:
             self._step(ts, sender, "EncryptedExtensions (decrypted)")
         elif isinstance(item, tls13p.ApplicationData):
             if from_client:
+                self.client_app_data = True
                 self._step(ts, sender, "application data (login, decrypted)")
                 self.client_protected_records = max(self.client_protected_records, 2)
                 self._stop()
@@ -588,6 +590,7 @@ class ConnectionState:
         if n == 1:
             self._step(ts, sender, "Finished (encrypted)")
         elif n == 2:
+            self.client_app_data = True
             self._step(ts, sender, "application data (login)")
             self._stop()
 

@@ -308,7 +308,7 @@ def _outcome(conn: ConnectionState) -> Outcome:
     ]
     if any(a.after_server_certificate for a in client_fatal):
         return "client-rejected-certificate"
-    if conn.client_protected_records >= 2 and not client_fatal:
+    if conn.client_app_data and not client_fatal:
         return "tls-established"
     handshake_finished = conn.client_protected_records >= 1 and (
         conn.tls13 or conn.client_ccs
