@@ -13,6 +13,8 @@ CERTS_DIR = SAMPLES_DIR / "certs"
 # capture-tls to find by the greeting (tshark needs to be told).
 LAB_PORTS = (3307, 3308)
 ODD_PORT = 13306
+# The client matrix's servers (tests/lab_matrix/scenarios.py): one port per certificate.
+MATRIX_PORTS = tuple(range(3311, 3326))
 
 # Robustness inputs: tshark gives up on these in its own way (samples/README.md), so they are
 # checked by their own tests rather than by agreement with tshark.
@@ -43,7 +45,7 @@ def all_samples() -> list[Sample]:
         name = path.relative_to(SAMPLES_DIR).as_posix()
         if name.startswith(("lab/", "derive/")):
             continue
-        out.append(Sample(name, (*LAB_PORTS, ODD_PORT)))
+        out.append(Sample(name, (*LAB_PORTS, ODD_PORT, *MATRIX_PORTS)))
     return out
 
 
