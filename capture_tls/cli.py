@@ -6,6 +6,9 @@ connection has an error finding; else 0. 2 for usage errors.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import IO
@@ -14,6 +17,7 @@ import click
 
 from capture_tls import __version__
 from capture_tls.analysis.intended_host import HostsFile, HostsFileError
+from capture_tls.analysis.live import KERNEL_DROPS, LiveSniffer, SniffSettings, StopSignal
 from capture_tls.analysis.model import (
     ConnectionReport,
     InputSummary,
@@ -28,12 +32,15 @@ from capture_tls.analysis.options import (
     parse_host_rule,
 )
 from capture_tls.analysis.pipeline import analyze_file
+from capture_tls.limits import DEFAULT_LIMITS
 from capture_tls.reporting.json_report import (
     render_json,
     render_jsonl_connection,
     render_jsonl_trailer,
 )
 from capture_tls.reporting.text_report import render_text
+from capture_tls.sources.live import ANY_INTERFACE, CaptureUnavailableError
+from capture_tls.sources.live import list_interfaces as list_live_interfaces
 
 __all__ = ["build_report_object", "exit_code_for", "main"]
 
@@ -211,6 +218,235 @@ def _run_analyze(
     else:
         use_color = color if color is not None else (out.isatty() if out is sys.stdout else False)
         out.write(render_text(report, width=width, color=use_color))
+    return exit_code_for(report)
+
+
+# --- sniff ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("-i", "--interface", default=ANY_INTERFACE, show_default=True, metavar="IFACE",
+              help="Interface to capture on; 'any' is all of them (as tcpdump -i any).")
+@click.option("--port", "ports", multiple=True, type=click.IntRange(1, 65535), metavar="N",
+              help=f"Also capture TCP port N as MySQL (besides {DEFAULT_MYSQL_PORT}).")
+@click.option("--any-port", is_flag=True, default=False,
+              help="Capture all TCP and find MySQL servers by their greeting.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text",
+              show_default=True, help="Output format; text and jsonl print each connection "
+                                      "as soon as it is known, json one document at the end.")
+@click.option("--host", "hosts", multiple=True, metavar="[SERVER_IP[:PORT]=]NAME",
+              help="The name the client meant to reach, for all servers or one server.")
+@click.option("--client", "client_family", type=click.Choice(CLIENT_FAMILIES), default=None,
+              help="The client family for the headline verdict.")
+@click.option("--ca", "ca_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="PEM bundle of trusted CAs, like the client's --ssl-ca.")
+@click.option("--hosts-file", "hosts_file", type=click.Path(exists=True, dir_okay=False),
+              default=None, help="hosts(5) file naming server addresses (used after --host, "
+                                 "SNI and DNS answers).")
+@click.option("--duration", type=click.FloatRange(0, min_open=True), default=None,
+              metavar="SECONDS", help="Stop after this many seconds.")
+@click.option("--count", type=click.IntRange(1), default=None, metavar="N",
+              help="Stop after N connections have been reported (connections still in "
+                   "handshake then are reported as they stand).")
+@click.option("--write", "write_path", type=click.Path(dir_okay=False, writable=True),
+              default=None, metavar="FILE.pcapng",
+              help="Keep every captured packet in this pcapng file (analyze it again later).")
+@click.option("--idle-timeout", type=click.FloatRange(0, min_open=True), default=None,
+              metavar="SECONDS", help="Report a connection whose handshake has been idle this "
+              "long as it stands (default: "
+              f"{DEFAULT_LIMITS.idle_timeout_seconds:g}).")
+@click.option("--list-interfaces", is_flag=True, default=False,
+              help="List the interfaces that can be captured on, and exit.")
+@click.option("--width", type=click.IntRange(40, 400), default=None,
+              help="Text width (default: the terminal's).")
+@click.option("--color/--no-color", default=None, help="Colour in text output "
+              "(default: when writing to a terminal).")
+@click.pass_context
+def sniff(
+    ctx: click.Context,
+    interface: str,
+    ports: tuple[int, ...],
+    any_port: bool,
+    fmt: str,
+    hosts: tuple[str, ...],
+    client_family: str | None,
+    ca_file: str | None,
+    hosts_file: str | None,
+    duration: float | None,
+    count: int | None,
+    write_path: str | None,
+    idle_timeout: float | None,
+    list_interfaces: bool,
+    width: int | None,
+    color: bool | None,
+) -> None:
+    """Capture live traffic (MySQL ports and DNS) and report each MySQL connection's TLS
+    handshake and certificate as it happens. Stops on Ctrl-C, SIGTERM, --duration or --count,
+    then prints a summary. Needs root or the CAP_NET_RAW capability."""
+    if list_interfaces:
+        _print_interfaces()
+        ctx.exit(EXIT_OK)
+    try:
+        rules = tuple(parse_host_rule(h) for h in hosts)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    ca_pem: bytes | None = None
+    if ca_file is not None:
+        try:
+            with open(ca_file, "rb") as f:
+                ca_pem = f.read()
+        except OSError as exc:
+            raise click.UsageError(f"--ca {ca_file}: {exc.strerror}") from None
+    hosts_table: HostsFile | None = None
+    if hosts_file is not None:
+        try:
+            hosts_table = HostsFile.load(hosts_file)
+        except HostsFileError as exc:
+            raise click.UsageError(f"--hosts-file {exc}") from None
+    limits = DEFAULT_LIMITS
+    if idle_timeout is not None:
+        limits = dataclasses.replace(limits, idle_timeout_seconds=idle_timeout)
+    options = AnalysisOptions(
+        hosts_file=hosts_table,
+        ports=frozenset({DEFAULT_MYSQL_PORT, *ports}),
+        hosts=rules,
+        client_family=client_family,
+        ca_pem=ca_pem,
+        limits=limits,
+    )
+    settings = SniffSettings(interface=interface, any_port=any_port, duration_seconds=duration,
+                             max_connections=count, write_path=write_path)
+    ctx.exit(_run_sniff(settings, options, fmt, _command_line(ctx), width, color))
+
+
+def _print_interfaces() -> None:
+    rows = [(ANY_INTERFACE, "", "all interfaces (the default)")]
+    for i in list_live_interfaces():
+        state = "up" if i.up else "down"
+        if i.loopback:
+            state += ", loopback"
+        rows.append((i.name, state, ", ".join(i.addresses)))
+    name_width = max(len(r[0]) for r in rows)
+    state_width = max(len(r[1]) for r in rows)
+    for name, state, detail in rows:
+        click.echo(f"{name:<{name_width}}  {state:<{state_width}}  {detail}".rstrip())
+
+
+class _Output:
+    """Standard output that stops the capture, instead of failing, once the reader is gone
+    (`capture-tls sniff | head`)."""
+
+    def __init__(self, stop: StopSignal) -> None:
+        self.stop = stop
+        self.closed = False
+
+    def write(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            self.closed = True
+            self.stop.set("output closed")
+            # Nothing more reaches the reader; keep the interpreter from complaining at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+
+
+def _text_without_tail(full: str, width: int | None, color: bool) -> str:
+    """`render_text` of one connection, without the inputs and summary it ends with: the tail
+    is what the same layout renders for no connection at all (after its first line)."""
+    empty = Report(tool_name="capture-tls", tool_version=__version__, command=(), inputs=(),
+                   summary=Summary(0, 0, 0, 0, 0), warnings=(), connections=())
+    tail = render_text(empty, width=width, color=color).split("\n", 1)[1]
+    return full[: -len(tail)] if full.endswith(tail) else full
+
+
+def _run_sniff(
+    settings: SniffSettings,
+    options: AnalysisOptions,
+    fmt: str,
+    command: Sequence[str],
+    width: int | None,
+    color: bool | None,
+) -> int:
+    stop = StopSignal()
+    out = _Output(stop)
+    use_color = color if color is not None else sys.stdout.isatty()
+    printed = 0
+
+    def stream(conn: ConnectionReport) -> None:
+        nonlocal printed
+        if fmt == "jsonl":
+            out.write(render_jsonl_connection(conn) + "\n")
+        elif fmt == "text":
+            one = Report(tool_name="capture-tls", tool_version=__version__, command=(),
+                         inputs=(), summary=Summary(0, 0, 0, 0, 0), warnings=(),
+                         connections=(conn,))
+            block = _text_without_tail(render_text(one, width=width, color=use_color),
+                                       width, use_color)
+            out.write(("\n" if printed else "") + block)
+        printed += 1
+
+    def dropped(total: int) -> None:
+        click.echo(f"capture-tls: warning: the kernel has dropped {total} packets so far "
+                   f"({KERNEL_DROPS}); the evidence is incomplete.", err=True)
+
+    sniffer = LiveSniffer(settings, options, stream, keep_reports=fmt == "json",
+                          on_drops=dropped)
+    try:
+        sniffer.open()
+    except CaptureUnavailableError as exc:
+        click.echo(f"capture-tls: {exc}", err=True)
+        return EXIT_INPUT
+    except OSError as exc:  # --write FILE could not be created
+        click.echo(f"capture-tls: cannot write {settings.write_path}: {exc.strerror or exc}",
+                   err=True)
+        return EXIT_INPUT
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop.set(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        click.echo(f"capture-tls: listening on {settings.interface} ({sniffer.bpf_filter}), "
+                   "link type LINUX_SLL2; Ctrl-C to stop", err=True)
+        result = sniffer.run(stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    inputs = [result.input.summary]
+    warnings = result.input.warnings
+    if fmt == "json":
+        report = build_report_object(command, inputs, warnings, result.input.connections)
+    else:
+        report = Report(
+            tool_name="capture-tls",
+            tool_version=__version__,
+            command=tuple(command),
+            inputs=tuple(inputs),
+            summary=Summary(
+                connections=result.reported,
+                tls=result.tls,
+                plaintext=result.plaintext,
+                errors=result.with_errors,
+                warnings=sum(w.count for w in warnings),
+            ),
+            warnings=tuple(warnings),
+            connections=(),
+        )
+    if fmt == "json":
+        out.write(render_json(report) + "\n")
+    elif fmt == "jsonl":
+        out.write(render_jsonl_trailer(report) + "\n")
+    else:
+        footer = render_text(report, width=width, color=use_color)
+        if result.reported:  # drop the "no connections" line: they were printed above
+            footer = footer.split("\n", 1)[1]
+        out.write(footer)
     return exit_code_for(report)
 
 

@@ -1,0 +1,413 @@
+"""`capture-tls sniff`: live capture of real MariaDB/TLS connections, reported while running.
+
+The end-to-end tests need root (CI runs as root) and the lab's programs: they build network
+namespaces with samples/lab/lab.py, start mariadbd with a certificate from the lab's TestPki,
+run `python -m capture_tls sniff` as a separate process inside a namespace, make real PyMySQL
+connections (samples/lab/pyclient.py) and read the sniffer's output while it still runs.
+Everything they start is stopped by its own handle; the namespaces are removed at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from capture_tls.reporting.json_report import load_schema
+from capture_tls.sources.captures import open_capture
+from capture_tls.sources.live import (
+    LINKTYPE_LINUX_SLL2,
+    LiveCapture,
+    PcapNgWriter,
+    capture_filter,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+LAB_DIR = ROOT / "samples" / "lab"
+if str(LAB_DIR) not in sys.path:
+    sys.path.insert(0, str(LAB_DIR))
+
+import lab  # noqa: E402
+
+SCHEMA = load_schema()
+CONNECTION_SCHEMA = {"$defs": SCHEMA["$defs"], "$ref": "#/$defs/connection"}
+# How long a report may take to appear after the client finished (the sniffer's own poll and
+# sweep intervals are 0.25 s and 1 s; this leaves room for a loaded CI machine).
+REPORT_TIMEOUT_SECONDS = 15.0
+
+needs_lab = pytest.mark.skipif(
+    not lab.have_root() or bool(lab.lab_prerequisites_missing()),
+    reason="needs root and the lab's programs (ip, mariadbd, dnsmasq, ...)",
+)
+
+
+def sniff_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_cli(*args: str, prefix: tuple[str, ...] = (), timeout: float = 60
+            ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*prefix, sys.executable, "-m", "capture_tls", *args],
+                          capture_output=True, text=True, timeout=timeout, env=sniff_env(),
+                          cwd=ROOT, check=False)
+
+
+class LineReader:
+    """A process's output, line by line, with a time-out (a thread per stream)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: Any) -> None:
+        for line in stream:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def next(self, timeout: float = REPORT_TIMEOUT_SECONDS) -> str | None:
+        """The next line; None at the end of the stream. Fails after `timeout`."""
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            pytest.fail(f"no output within {timeout} s; so far: {self.seen[-5:]}")
+        if line is not None:
+            self.seen.append(line)
+        return line
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.next(max(0.1, deadline - time.monotonic()))
+            if line is None:
+                pytest.fail(f"stream ended before {text!r}: {self.seen}")
+            if text in line:
+                return
+
+    def rest(self, timeout: float = 30.0) -> list[str]:
+        out = []
+        while (line := self.next(timeout)) is not None:
+            out.append(line)
+        return out
+
+
+@dataclass
+class Sniffer:
+    proc: subprocess.Popen[str]
+    out: LineReader
+    err: LineReader
+    write_path: Path | None
+    stderr_lines: list[str] = field(default_factory=list)
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+
+@contextlib.contextmanager
+def start_sniffer(host: lab.Host, *args: str, write_path: Path | None = None
+                  ) -> Iterator[Sniffer]:
+    """`python -m capture_tls sniff ARGS` inside `host`'s namespace, ready to capture."""
+    argv = [sys.executable, "-m", "capture_tls", "sniff", *args]
+    if write_path is not None:
+        argv += ["--write", str(write_path)]
+    proc = subprocess.Popen(host.cmd(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True, env=sniff_env(), cwd=ROOT)
+    sniffer = Sniffer(proc, LineReader(proc.stdout), LineReader(proc.stderr), write_path)
+    try:
+        sniffer.err.wait_for("listening on")
+        yield sniffer
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+def pyclient(host: lab.Host, *args: str, user: str = "plain") -> str:
+    """Run the lab's PyMySQL client in `host`; its one-line outcome ("OK" / "FAILED ...")."""
+    password = lab.USERS[user][0]
+    proc = host.run([sys.executable, str(LAB_DIR / "pyclient.py"), "--user", user,
+                     "--password", password, *args], check=False, timeout=60)
+    return proc.stdout.decode().strip()
+
+
+def connection_lines(lines: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """JSON Lines output: the connection objects, then the trailer."""
+    docs = [json.loads(line) for line in lines if line.strip()]
+    assert docs, "no output"
+    *conns, trailer = docs
+    assert set(trailer) == {"summary", "warnings", "inputs"}
+    return conns, trailer
+
+
+def finding_codes(conn: dict[str, Any]) -> set[str]:
+    return {f["code"] for f in conn["findings"]}
+
+
+def has_error(conn: dict[str, Any]) -> bool:
+    return any(f["severity"] == "error" for f in conn["findings"])
+
+
+def analyze_json(path: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    proc = run_cli("analyze", str(path), "--format", "json", *args)
+    assert proc.stderr == ""
+    doc = json.loads(proc.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    return proc.returncode, doc
+
+
+# --- the lab --------------------------------------------------------------------------------
+
+
+@dataclass
+class Pki:
+    root: Path
+    cert: Path
+    key: Path
+
+
+def make_pki(workdir: Path) -> Pki:
+    pki = lab.TestPki.create("capture-tls sniff test")
+    leaf = pki.issue(lab.CertSpec("db.lab.test", ("db.lab.test",), ("127.0.0.1", "10.77.1.20")))
+    _, chain, key = leaf.write(workdir, "db")
+    root = workdir / "ca.pem"
+    root.write_bytes(pki.root.cert_pem())
+    return Pki(root, chain, key)
+
+
+def write_hosts_file(the_lab: lab.Lab, host: lab.Host, entries: str) -> None:
+    """/etc/hosts as `host` sees it (ip netns exec bind-mounts /etc/netns/NS/hosts); the
+    directory is removed with the lab."""
+    the_lab.set_resolver(host, host.ipv4)  # registers /etc/netns/NS for removal
+    (Path("/etc/netns") / host.netns / "hosts").write_text(entries)
+
+
+# --- tests without privileges ---------------------------------------------------------------
+
+
+def test_filter_expression() -> None:
+    assert capture_filter(frozenset({3306}), False) == "tcp port 3306 or port 53"
+    assert capture_filter(frozenset({3307, 3306}), False) == (
+        "tcp port 3306 or tcp port 3307 or port 53")
+    assert capture_filter(frozenset({3306}), True) == "tcp or udp port 53"
+
+
+def test_pcapng_writer_reads_back_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "w.pcapng"
+    frames = [(1764064072.830038, b"\x08\x00" + bytes(range(40)), 42),
+              (1764064073.000001, b"x" * 3, 3), (1764064073.5, b"", 60)]
+    writer = PcapNgWriter(str(path), LINKTYPE_LINUX_SLL2, "any")
+    for ts, frame, wirelen in frames:
+        writer.write(ts, frame, wirelen)
+    writer.close()
+    reader = open_capture(str(path))
+    got = list(reader.frames())
+    assert reader.format == "pcapng"
+    assert reader.problems == []
+    assert got == [(ts, LINKTYPE_LINUX_SLL2, frame, wirelen) for ts, frame, wirelen in frames]
+
+
+def test_nonexistent_interface_is_one_line_and_exit_3() -> None:
+    proc = run_cli("sniff", "-i", "no-such-if0", "--duration", "1")
+    assert proc.returncode == 3
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1
+    assert "no-such-if0" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_list_interfaces_shows_loopback() -> None:
+    proc = run_cli("sniff", "--list-interfaces")
+    assert proc.returncode == 0, proc.stderr
+    names = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert names[0] == "any"
+    assert "lo" in names
+    assert set(names[1:]) == {name for _, name in socket.if_nameindex()}
+
+
+# --- tests that capture ---------------------------------------------------------------------
+
+
+def _interpreter_reachable_by_others() -> bool:
+    path = Path(sys.executable).resolve()
+    for part in [*reversed(path.parents), path]:
+        if not os.stat(part).st_mode & 0o001:
+            return False
+    return True
+
+
+@pytest.mark.skipif(not lab.have_root(), reason="needs root to drop privileges")
+def test_without_permission_is_one_line_and_exit_3() -> None:
+    # Root without CAP_NET_RAW (dropped from the bounding set, so not regained on exec) ...
+    prefixes = [("setpriv", "--bounding-set=-net_raw")]
+    # ... and an ordinary user, when that user can run this interpreter at all.
+    if _interpreter_reachable_by_others() and os.access(ROOT, os.R_OK):
+        prefixes.append(("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
+    for prefix in prefixes:
+        proc = run_cli("sniff", "-i", "lo", "--duration", "1", prefix=prefix)
+        assert proc.returncode == 3, (prefix, proc.stderr)
+        assert proc.stdout == ""
+        assert proc.stderr.count("\n") == 1, proc.stderr
+        assert "CAP_NET_RAW" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(not lab.have_root(), reason="needs CAP_NET_RAW")
+def test_kernel_drops_are_counted() -> None:
+    """A socket with the smallest receive buffer, not read while datagrams arrive: the
+    kernel's drop counter says how many it lost, and the rest can still be read."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    port = receiver.getsockname()[1]
+    cap = LiveCapture("lo", f"udp dst port {port}", buffer_bytes=4096)
+    cap.open()
+    try:
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for _ in range(500):
+            sender.sendto(b"x" * 1000, ("127.0.0.1", port))
+        sender.close()
+        read = 0
+        for frame in cap.frames(poll_seconds=0.1):
+            if frame is None:
+                break
+            read += 1
+        packets, drops = cap.statistics()
+    finally:
+        cap.close()
+        receiver.close()
+    # On a loopback interface the kernel counts each packet twice (leaving and arriving); the
+    # capture hands out one copy.
+    assert packets == 2 * 500
+    assert 0 < drops < packets
+    assert 0 < read <= packets - drops <= 2 * read + 1
+
+
+@needs_lab
+def test_loopback_reports_while_running_and_agrees_with_analyze(tmp_path: Path) -> None:
+    """MariaDB with TLS on a namespace's loopback; the sniffer on `lo` with --format jsonl.
+    Each connection's line arrives while the sniffer runs; SIGINT ends it with the summary;
+    the pcapng it wrote, analyzed again, reports the same connections."""
+    pki = make_pki(tmp_path)
+    pcapng = tmp_path / "live.pcapng"
+    with lab.Lab() as the_lab:
+        host = the_lab.add_host("srv", 20)
+        write_hosts_file(the_lab, host, "127.0.0.1 db.lab.test other.lab.test\n")
+        with lab.start_mariadb(host, tmp_path, ssl_cert=pki.cert, ssl_key=pki.key,
+                               ssl_ca=pki.root), \
+                start_sniffer(host, "-i", "lo", "--format", "jsonl", "--ca", str(pki.root),
+                              "--idle-timeout", "2", write_path=pcapng) as sniffer:
+            live: list[dict[str, Any]] = []
+
+            def next_report() -> dict[str, Any]:
+                line = sniffer.out.next()
+                assert line is not None, sniffer.err.seen
+                conn = json.loads(line)
+                jsonschema.validate(conn, CONNECTION_SCHEMA)
+                live.append(conn)
+                return conn
+
+            # 1. A matching certificate, TLS 1.2, the name checked: logged in.
+            assert pyclient(host, "--host", "db.lab.test", "--ca", str(pki.root),
+                            "--check-hostname", "--tls-max", "1.2") == "OK"
+            conn = next_report()
+            assert conn["outcome"] == "tls-established"
+            assert conn["tls"]["version"] == "TLS 1.2"
+            assert conn["tls"]["sni"] == "db.lab.test"
+            assert conn["intended_host"]["name"] == "db.lab.test"
+            assert conn["verdicts"]["verify_identity"] == "pass"
+            assert conn["verdicts"]["verify_ca"] == "pass"
+            assert not has_error(conn)
+            assert sniffer.proc.poll() is None
+
+            # 2. A name the certificate does not carry: PyMySQL refuses it in the handshake.
+            result = pyclient(host, "--host", "other.lab.test", "--ca", str(pki.root),
+                              "--check-hostname", "--tls-max", "1.2")
+            assert result.startswith("FAILED"), result
+            conn = next_report()
+            assert conn["outcome"] == "client-rejected-certificate"
+            assert conn["tls"]["sni"] == "other.lab.test"
+            assert conn["verdicts"]["verify_identity"] == "fail"
+            assert {"HOSTNAME_MISMATCH", "CLIENT_REJECTED_CERT"} <= finding_codes(conn)
+            assert conn["server_certificates"][0]["subject_cn"] == "db.lab.test"
+            assert sniffer.proc.poll() is None
+
+            # 3. A plaintext login.
+            assert pyclient(host, "--host", "127.0.0.1", "--no-ssl") == "OK"
+            conn = next_report()
+            assert conn["outcome"] == "plaintext"
+            assert conn["tls"] is None
+            assert conn["mysql"]["username"] == "plain"
+            assert sniffer.proc.poll() is None
+
+            # 4. A client that connects and says nothing: reported once idle for 2 s, while
+            #    it is still connected.
+            with _connect_in(host, 3306) as idle:
+                idle_started = time.monotonic()
+                conn = next_report()
+                assert time.monotonic() - idle_started >= 1.5
+                assert conn["outcome"] == "incomplete"
+                assert conn["mysql"]["server_version"] is not None
+                assert idle.poll() is None  # still connected
+                code = sniffer.stop(signal.SIGINT)
+            rest = sniffer.out.rest()
+
+        conns, trailer = connection_lines(rest)
+        assert conns == []  # nothing was held back until the end
+        assert code == 1  # the mismatch is an error finding
+        assert "Traceback" not in "".join(sniffer.err.rest())
+        summary = trailer["summary"]
+        assert summary["connections"] == len(live) == 4
+        assert summary["tls"] == 2
+        assert summary["plaintext"] == 1
+        assert summary["errors"] == sum(1 for c in live if has_error(c))
+        (inp,) = trailer["inputs"]
+        assert inp["format"] == "live"
+        assert inp["path"] == "live:lo"
+        assert inp["link_types"] == ["LINUX_SLL2"]
+        assert not any(w["code"] == "KERNEL_DROPS" for w in trailer["warnings"])
+
+        # The written capture tells the same story.
+        acode, doc = analyze_json(pcapng, "--ca", str(pki.root))
+        assert acode == code
+        assert doc["connections"] == live
+        assert doc["inputs"][0]["packets"] == inp["packets"] > 0
+        assert doc["inputs"][0]["first_packet"] == inp["first_packet"]
+        assert doc["inputs"][0]["last_packet"] == inp["last_packet"]
+        assert doc["summary"] == summary
+
+
+@contextlib.contextmanager
+def _connect_in(host: lab.Host, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A TCP client in `host` that connects to 127.0.0.1:port, reads the greeting and then
+    stays silent until the block ends."""
+    code = ("import socket,sys,time\n"
+            f"s=socket.create_connection(('127.0.0.1',{port}))\n"
+            "s.recv(4096)\nprint('connected',flush=True)\nsys.stdin.read()\n")
+    proc = subprocess.Popen(host.cmd([sys.executable, "-c", code]), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 15)
+        assert ready and proc.stdout.readline().strip() == b"connected"
+        yield proc
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        proc.wait(timeout=15)
