@@ -39,7 +39,11 @@ from capture_tls.reporting.json_report import (
     render_jsonl_trailer,
 )
 from capture_tls.reporting.text_report import render_text
-from capture_tls.sources.live import ANY_INTERFACE, CaptureUnavailableError
+from capture_tls.sources.live import (
+    ANY_INTERFACE,
+    RECEIVE_BUFFER_BYTES,
+    CaptureUnavailableError,
+)
 from capture_tls.sources.live import list_interfaces as list_live_interfaces
 
 __all__ = ["build_report_object", "exit_code_for", "main"]
@@ -255,6 +259,10 @@ def _run_analyze(
               metavar="SECONDS", help="Report a connection whose handshake has been idle this "
               "long as it stands (default: "
               f"{DEFAULT_LIMITS.idle_timeout_seconds:g}).")
+@click.option("--buffer-size", "buffer_kib", type=click.IntRange(1, 1 << 21),
+              default=RECEIVE_BUFFER_BYTES // 1024, show_default=True, metavar="KiB",
+              help="The kernel's receive buffer for the capture; raise it when packets are "
+                   "dropped.")
 @click.option("--list-interfaces", is_flag=True, default=False,
               help="List the interfaces that can be captured on, and exit.")
 @click.option("--width", type=click.IntRange(40, 400), default=None,
@@ -276,6 +284,7 @@ def sniff(
     count: int | None,
     write_path: str | None,
     idle_timeout: float | None,
+    buffer_kib: int,
     list_interfaces: bool,
     width: int | None,
     color: bool | None,
@@ -315,7 +324,8 @@ def sniff(
         limits=limits,
     )
     settings = SniffSettings(interface=interface, any_port=any_port, duration_seconds=duration,
-                             max_connections=count, write_path=write_path)
+                             max_connections=count, write_path=write_path,
+                             buffer_bytes=buffer_kib * 1024)
     ctx.exit(_run_sniff(settings, options, fmt, _command_line(ctx), width, color))
 
 
@@ -355,13 +365,24 @@ class _Output:
             os.close(devnull)
 
 
-def _text_without_tail(full: str, width: int | None, color: bool) -> str:
-    """`render_text` of one connection, without the inputs and summary it ends with: the tail
-    is what the same layout renders for no connection at all (after its first line)."""
-    empty = Report(tool_name="capture-tls", tool_version=__version__, command=(), inputs=(),
-                   summary=Summary(0, 0, 0, 0, 0), warnings=(), connections=())
-    tail = render_text(empty, width=width, color=color).split("\n", 1)[1]
-    return full[: -len(tail)] if full.endswith(tail) else full
+class _TextBlocks:
+    """The block `analyze` prints for one connection: `render_text` of a report holding only
+    that connection, without the inputs and summary lines it ends with. That tail is what the
+    same layout renders for no connection at all (after its first line)."""
+
+    def __init__(self, width: int | None, color: bool) -> None:
+        self.width = width
+        self.color = color
+        self._tail = render_text(self._report(()), width=width, color=color).split("\n", 1)[1]
+
+    @staticmethod
+    def _report(connections: tuple[ConnectionReport, ...]) -> Report:
+        return Report(tool_name="capture-tls", tool_version=__version__, command=(), inputs=(),
+                      summary=Summary(0, 0, 0, 0, 0), warnings=(), connections=connections)
+
+    def block(self, conn: ConnectionReport) -> str:
+        full = render_text(self._report((conn,)), width=self.width, color=self.color)
+        return full[: -len(self._tail)] if full.endswith(self._tail) else full
 
 
 def _run_sniff(
@@ -375,6 +396,7 @@ def _run_sniff(
     stop = StopSignal()
     out = _Output(stop)
     use_color = color if color is not None else sys.stdout.isatty()
+    blocks = _TextBlocks(width, use_color)
     printed = 0
 
     def stream(conn: ConnectionReport) -> None:
@@ -382,12 +404,7 @@ def _run_sniff(
         if fmt == "jsonl":
             out.write(render_jsonl_connection(conn) + "\n")
         elif fmt == "text":
-            one = Report(tool_name="capture-tls", tool_version=__version__, command=(),
-                         inputs=(), summary=Summary(0, 0, 0, 0, 0), warnings=(),
-                         connections=(conn,))
-            block = _text_without_tail(render_text(one, width=width, color=use_color),
-                                       width, use_color)
-            out.write(("\n" if printed else "") + block)
+            out.write(("\n" if printed else "") + blocks.block(conn))
         printed += 1
 
     def dropped(total: int) -> None:
@@ -396,21 +413,23 @@ def _run_sniff(
 
     sniffer = LiveSniffer(settings, options, stream, keep_reports=fmt == "json",
                           on_drops=dropped)
-    try:
-        sniffer.open()
-    except CaptureUnavailableError as exc:
-        click.echo(f"capture-tls: {exc}", err=True)
-        return EXIT_INPUT
-    except OSError as exc:  # --write FILE could not be created
-        click.echo(f"capture-tls: cannot write {settings.write_path}: {exc.strerror or exc}",
-                   err=True)
-        return EXIT_INPUT
 
     def on_signal(signum: int, _frame: object) -> None:
+        if stop.reason is not None and stop.reason.startswith("SIG"):
+            raise SystemExit(128 + signum)  # asked twice: quit now (the file is closed)
         stop.set(signal.Signals(signum).name)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        try:
+            sniffer.open()
+        except CaptureUnavailableError as exc:
+            click.echo(f"capture-tls: {exc}", err=True)
+            return EXIT_INPUT
+        except OSError as exc:  # --write FILE could not be created
+            click.echo(f"capture-tls: cannot write {settings.write_path}: "
+                       f"{exc.strerror or exc}", err=True)
+            return EXIT_INPUT
         click.echo(f"capture-tls: listening on {settings.interface} ({sniffer.bpf_filter}), "
                    "link type LINUX_SLL2; Ctrl-C to stop", err=True)
         result = sniffer.run(stop)
@@ -418,6 +437,9 @@ def _run_sniff(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
+    click.echo(f"capture-tls: {result.input.summary.packets} packets captured, "
+               f"{result.kernel_drops} dropped by the kernel; stopped ({result.stop_reason})",
+               err=True)
     inputs = [result.input.summary]
     warnings = result.input.warnings
     if fmt == "json":

@@ -411,3 +411,122 @@ def _connect_in(host: lab.Host, port: int) -> Iterator[subprocess.Popen[bytes]]:
         if proc.stdin is not None:
             proc.stdin.close()
         proc.wait(timeout=15)
+
+
+@needs_lab
+def test_namespaces_text_mode_dns_and_count(tmp_path: Path) -> None:
+    """Client and server in their own namespaces on the lab's bridge; DNS (a CNAME) served from
+    the server's host; the sniffer there on the default interface ("any") in text mode stops
+    by itself after --count 2. Each block appears while it runs and is the block `analyze`
+    prints for the written capture."""
+    pki = make_pki(tmp_path)
+    pcapng = tmp_path / "ns.pcapng"
+    with lab.Lab() as the_lab:
+        client = the_lab.add_host("cli", 10)
+        server = the_lab.add_host("db", 20)
+        the_lab.set_resolver(client, server.ipv4)
+        with lab.start_dnsmasq(server, tmp_path, a_records={"db.lab.test": server.ipv4},
+                               cnames={"legacy.lab.test": "db.lab.test"}), \
+                lab.start_mariadb(server, tmp_path, ssl_cert=pki.cert, ssl_key=pki.key,
+                                  ssl_ca=pki.root), \
+                start_sniffer(server, "--format", "text", "--no-color", "--width", "100",
+                              "--ca", str(pki.root), "--count", "2",
+                              write_path=pcapng) as sniffer:
+            assert "listening on any " in sniffer.err.seen[-1]
+            assert pyclient(client, "--host", "db.lab.test", "--ca", str(pki.root),
+                            "--check-hostname", "--tls-max", "1.2") == "OK"
+            sniffer.out.wait_for("Connection 0:1  10.77.1.10:")
+            sniffer.out.wait_for("  Outcome              tls-established")
+            assert sniffer.proc.poll() is None
+
+            result = pyclient(client, "--host", "legacy.lab.test", "--ca", str(pki.root),
+                              "--check-hostname", "--tls-max", "1.2")
+            assert result.startswith("FAILED"), result
+            sniffer.out.wait_for("Connection 0:2  10.77.1.10:")
+            # --count 2: the sniffer ends by itself.
+            code = sniffer.proc.wait(timeout=30)
+            text = "".join(sniffer.out.seen + sniffer.out.rest())
+
+        assert code == 1
+        blocks, _, footer = text.partition("\nInputs")
+        assert "MATCHES_CNAME_TARGET_ONLY" in blocks  # the CNAME came from DNS in the capture
+        assert "CNAME chain        legacy.lab.test -> db.lab.test" in blocks
+        assert "client-rejected-certificate" in blocks
+        assert "live:any" in footer and "LINUX_SLL2" in footer
+        assert "Summary: 2 connections (2 TLS, 0 plaintext), 1 error, 0 warnings" in footer
+
+        analyzed = run_cli("analyze", str(pcapng), "--ca", str(pki.root), "--no-color",
+                           "--width", "100")
+        assert analyzed.returncode == code
+        assert analyzed.stdout.partition("\nInputs")[0] == blocks
+
+
+@needs_lab
+def test_kernel_drops_reach_the_summary_and_a_warning(tmp_path: Path) -> None:
+    """The sniffer stopped (SIGSTOP) with a tiny receive buffer while DNS-port datagrams
+    arrive: the kernel drops most; the trailer's KERNEL_DROPS warning counts them, the summary
+    counts the warning, and a warning line goes to standard error."""
+    with lab.Lab() as the_lab:
+        host = the_lab.add_host("drops", 30)
+        with start_sniffer(host, "-i", "lo", "--format", "jsonl", "--buffer-size", "4") as s:
+            s.proc.send_signal(signal.SIGSTOP)
+            flood = ("import socket\nu=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                     "for _ in range(400): u.sendto(b'x'*1000,('127.0.0.1',53))\n")
+            host.run([sys.executable, "-c", flood])
+            s.proc.send_signal(signal.SIGCONT)
+            s.err.wait_for("KERNEL_DROPS")  # read at the next sweep, while running
+            code = s.stop(signal.SIGTERM)
+            conns, trailer = connection_lines(s.out.rest())
+    assert code == 0
+    assert conns == []
+    (drop,) = [w for w in trailer["warnings"] if w["code"] == "KERNEL_DROPS"]
+    assert 0 < drop["count"] < 2 * 400
+    assert trailer["summary"]["warnings"] == sum(w["count"] for w in trailer["warnings"])
+    assert trailer["summary"]["warnings"] >= drop["count"]
+    assert 0 < trailer["inputs"][0]["packets"] < 400
+
+
+@needs_lab
+def test_duration_stops_an_empty_capture() -> None:
+    with lab.Lab() as the_lab:
+        host = the_lab.add_host("quiet", 40)
+        started = time.monotonic()
+        proc = run_cli("sniff", "-i", "lo", "--duration", "1", "--no-color",
+                       prefix=tuple(host.cmd([])))
+        elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    assert 1.0 <= elapsed < 20
+    assert proc.stdout.startswith("No MySQL connections found.")
+    assert "Summary: 0 connections (0 TLS, 0 plaintext), 0 errors, 0 warnings" in proc.stdout
+
+
+@needs_lab
+def test_interface_removed_while_capturing_ends_with_a_warning() -> None:
+    with lab.Lab() as the_lab:
+        host = the_lab.add_host("gone", 41)
+        host.run(["ip", "link", "add", "tmp0", "type", "veth", "peer", "name", "tmp1"])
+        host.run(["ip", "link", "set", "tmp0", "up"])
+        with start_sniffer(host, "-i", "tmp0", "--format", "jsonl") as sniffer:
+            host.run(["ip", "link", "del", "tmp0"])
+            code = sniffer.proc.wait(timeout=15)  # ends by itself
+            conns, trailer = connection_lines(sniffer.out.rest())
+            err = "".join(sniffer.err.rest())
+    assert code == 0
+    assert conns == []
+    assert [w["code"] for w in trailer["warnings"]] == ["CAPTURE_FAILED"]
+    assert "Traceback" not in err and "capture failed" in err
+
+
+@needs_lab
+def test_write_failure_is_a_warning_not_a_crash() -> None:
+    """--write /dev/full: every write fails with ENOSPC once the buffer is flushed."""
+    with lab.Lab() as the_lab:
+        host = the_lab.add_host("full", 42)
+        proc = run_cli("sniff", "-i", "lo", "--duration", "1.5", "--format", "jsonl",
+                       "--write", "/dev/full", prefix=tuple(host.cmd([])))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    conns, trailer = connection_lines(proc.stdout.splitlines())
+    assert conns == []
+    (warning,) = trailer["warnings"]
+    assert warning["code"] == "WRITE_FAILED" and "/dev/full" in warning["message"]

@@ -23,6 +23,7 @@ capture as an input of format "live".
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,14 +35,25 @@ from capture_tls.analysis.report_builder import iso_utc
 from capture_tls.sources.captures import RawFrame
 from capture_tls.sources.live import (
     ANY_INTERFACE,
+    RECEIVE_BUFFER_BYTES,
     LiveCapture,
     PcapNgWriter,
     capture_filter,
 )
 
-__all__ = ["KERNEL_DROPS", "LiveResult", "LiveSniffer", "SniffSettings", "StopSignal"]
+__all__ = [
+    "CAPTURE_FAILED",
+    "KERNEL_DROPS",
+    "WRITE_FAILED",
+    "LiveResult",
+    "LiveSniffer",
+    "SniffSettings",
+    "StopSignal",
+]
 
 KERNEL_DROPS = "KERNEL_DROPS"
+CAPTURE_FAILED = "CAPTURE_FAILED"
+WRITE_FAILED = "WRITE_FAILED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +68,9 @@ class SniffSettings:
     max_connections: int | None = None
     # Keep every captured frame in this pcapng file.
     write_path: str | None = None
+    # The kernel's receive buffer for the capture socket: what a burst may queue while the
+    # analysis is busy before the kernel drops packets.
+    buffer_bytes: int = RECEIVE_BUFFER_BYTES
     # How long the source waits for a packet before the periodic work runs anyway.
     poll_seconds: float = 0.25
     # How often idle connections are expired and the kernel's drop counter is read.
@@ -109,8 +124,10 @@ class LiveSniffer:
         self._on_connection = on_connection
         self._on_drops = on_drops
         self.analysis = FrameAnalysis(0, options, self._reported, keep_reports=keep_reports)
-        self.capture = LiveCapture(settings.interface, self.bpf_filter)
+        self.capture = LiveCapture(settings.interface, self.bpf_filter,
+                                   buffer_bytes=settings.buffer_bytes)
         self.writer: PcapNgWriter | None = None
+        self.write_error: str | None = None
         self._stop = StopSignal()
 
     def open(self) -> None:
@@ -140,7 +157,10 @@ class LiveSniffer:
         finally:
             self.capture.close()
             if self.writer is not None:
-                self.writer.close()
+                try:
+                    self.writer.close()
+                except OSError as exc:
+                    self._write_failed(exc)
         return self._result()
 
     def _frames(self) -> Iterator[RawFrame]:
@@ -161,7 +181,11 @@ class LiveSniffer:
         for frame in capture.frames(settings.poll_seconds):
             if frame is not None:
                 if writer is not None:
-                    writer.write(frame[0], frame[2], frame[3])
+                    try:
+                        writer.write(frame[0], frame[2], frame[3])
+                    except OSError as exc:  # disk full, ...: keep capturing, stop writing
+                        self._write_failed(exc)
+                        writer = None
                 yield frame
                 now = frame[0]
                 if stop.reason is not None:
@@ -179,7 +203,11 @@ class LiveSniffer:
                 next_sweep = now + sweep_every
                 expire(now)
                 if writer is not None:
-                    writer.flush()
+                    try:
+                        writer.flush()
+                    except OSError as exc:
+                        self._write_failed(exc)
+                        writer = None
                 new_drops = capture.statistics()[1]
                 if new_drops != drops:
                     drops = new_drops
@@ -187,6 +215,13 @@ class LiveSniffer:
                         self._on_drops(drops)
                 if stop.reason is not None:
                     return
+
+    def _write_failed(self, exc: OSError) -> None:
+        self.write_error = exc.strerror or str(exc)
+        if self.writer is not None:
+            with contextlib.suppress(OSError):
+                self.writer.close()
+            self.writer = None
 
     def _result(self) -> LiveResult:
         capture = self.capture
@@ -201,6 +236,18 @@ class LiveSniffer:
                              "the capture filter accepted (the socket's receive buffer was "
                              "full): connections may be missing or reported incomplete.",
                              drops, name)
+            )
+        if self.write_error is not None:
+            warnings.append(
+                InputWarning(WRITE_FAILED,
+                             f"writing {self.settings.write_path} failed ({self.write_error}); "
+                             "the file holds the packets before the failure", 1, name)
+            )
+        if capture.error is not None:
+            warnings.append(
+                InputWarning(CAPTURE_FAILED,
+                             f"the capture stopped before it was asked to: {capture.error}",
+                             1, name)
             )
         warnings.extend(analysis.warnings(name))
         summary = InputSummary(
@@ -217,7 +264,8 @@ class LiveSniffer:
                              key=lambda c: (c.first_seen_ts, c.client.ip, c.client.port))
         return LiveResult(
             input=InputResult(summary, warnings, connections, analysis.internal_errors),
-            stop_reason=self._stop.reason or "end",
+            stop_reason=self._stop.reason or (
+                f"capture failed: {capture.error}" if capture.error else "end"),
             reported=analysis.reported,
             tls=analysis.tls,
             plaintext=analysis.plaintext,

@@ -55,6 +55,7 @@ from capture_tls.sources.captures import RawFrame
 __all__ = [
     "ANY_INTERFACE",
     "LINKTYPE_LINUX_SLL2",
+    "RECEIVE_BUFFER_BYTES",
     "CaptureUnavailableError",
     "InterfaceInfo",
     "LiveCapture",
@@ -204,6 +205,7 @@ class LiveCapture:
         self.kernel_drops = 0
         self.first_ts: float | None = None
         self.last_ts: float | None = None
+        self.error: str | None = None  # why reading stopped before close(), if it did
         self._sock: socket.socket | None = None
         self._ifindex: dict[str, int] = {}
 
@@ -304,6 +306,9 @@ class LiveCapture:
                 continue
             except InterruptedError:
                 continue
+            except OSError as exc:  # the interface went away, ...: the capture ends here
+                self.error = exc.strerror or str(exc)
+                return
             ifname, proto, pkttype, hatype, haddr = addr
             if pkttype == _PACKET_OUTGOING and hatype == _ARPHRD_LOOPBACK:
                 continue  # the same packet arrives on the loopback interface
