@@ -292,11 +292,11 @@ def test_kernel_drops_are_counted() -> None:
     finally:
         cap.close()
         receiver.close()
-    # On a loopback interface the kernel counts each packet twice (leaving and arriving); the
-    # capture hands out one copy.
-    assert packets == 2 * 500
-    assert 0 < drops < packets
-    assert 0 < read <= packets - drops <= 2 * read + 1
+    # (On a loopback interface the kernel sees each packet leaving and arriving; the filter
+    # refuses the leaving copy, so each counts once.)
+    assert 0 < drops < 500
+    assert read > 0
+    assert packets == read + drops == 500
 
 
 @needs_lab
@@ -480,10 +480,10 @@ def test_kernel_drops_reach_the_summary_and_a_warning(tmp_path: Path) -> None:
     assert code == 0
     assert conns == []
     (drop,) = [w for w in trailer["warnings"] if w["code"] == "KERNEL_DROPS"]
-    assert 0 < drop["count"] < 2 * 400
+    assert 0 < drop["count"] < 400
     assert trailer["summary"]["warnings"] == sum(w["count"] for w in trailer["warnings"])
     assert trailer["summary"]["warnings"] >= drop["count"]
-    assert 0 < trailer["inputs"][0]["packets"] < 400
+    assert trailer["inputs"][0]["packets"] + drop["count"] == 400
 
 
 @needs_lab

@@ -22,7 +22,9 @@ built on, but in its cooked form (SOCK_DGRAM), the way libpcap captures on "any"
   is in place. A named interface is bound after the filter is attached, so nothing unfiltered
   arrives.
 * On a loopback interface the kernel shows every packet twice, leaving and arriving; the
-  leaving copy is skipped (libpcap does the same), so the stream equals `tcpdump -i lo`.
+  leaving copy is refused by a few instructions put in front of libpcap's program (libpcap
+  skips it in user space), so the stream equals `tcpdump -i lo` and the kernel's counters
+  count each packet once.
 * Time stamps are the kernel's (SO_TIMESTAMPNS), kept to the microsecond so that a frame
   written with `PcapNgWriter` reads back with exactly the same time.
 * Drops: the kernel counts packets it could not queue to the socket (PACKET_STATISTICS,
@@ -153,8 +155,24 @@ def capture_filter(ports: frozenset[int] | set[int], any_port: bool) -> str:
     return f"{tcp} or port 53" if tcp else "port 53"
 
 
+# Run first, before libpcap's program: a packet leaving a loopback interface is refused (it
+# arrives again as incoming). BPF ancillary loads (SKF_AD_OFF + SKF_AD_PKTTYPE/HATYPE); jumps
+# are relative, so the program after them is unchanged.
+_SKF_AD_OFF = -0x1000
+_BPF_LD_W_ABS = 0x20
+_BPF_JEQ_K = 0x15
+_SKIP_LOOPBACK_OUTGOING = (
+    (_BPF_LD_W_ABS, 0, 0, _SKF_AD_OFF + 4),  # A = packet type
+    (_BPF_JEQ_K, 0, 3, _PACKET_OUTGOING),  # not outgoing: to libpcap's program
+    (_BPF_LD_W_ABS, 0, 0, _SKF_AD_OFF + 28),  # A = hardware type
+    (_BPF_JEQ_K, 0, 1, _ARPHRD_LOOPBACK),  # not loopback: to libpcap's program
+    (_BPF_RET_K, 0, 0, 0),  # refuse
+)
+
+
 def _compile(expression: str, snaplen: int) -> tuple[ctypes.Array[Any], int]:
-    """libpcap's program for `expression` on raw IP, with every "accept" keeping `snaplen`."""
+    """libpcap's program for `expression` on raw IP, with every "accept" keeping `snaplen`,
+    after `_SKIP_LOOPBACK_OUTGOING`."""
     try:
         from scapy.arch.common import compile_filter, free_filter
         from scapy.error import Scapy_Exception
@@ -167,17 +185,18 @@ def _compile(expression: str, snaplen: int) -> tuple[ctypes.Array[Any], int]:
         raise CaptureUnavailableError(f"cannot compile the capture filter {expression!r}: "
                                       f"{exc}") from None
     try:
-        count = int(program.bf_len)
-        insns = (bpf_insn * count)()
-        for i in range(count):
+        n = int(program.bf_len)
+        prefix = len(_SKIP_LOOPBACK_OUTGOING)
+        insns = (bpf_insn * (prefix + n))(*(bpf_insn(*i) for i in _SKIP_LOOPBACK_OUTGOING))
+        for i in range(n):
             src = program.bf_insns[i]
             k = src.k
             if src.code == _BPF_RET_K and k != 0:
                 k = snaplen
-            insns[i] = bpf_insn(src.code, src.jt, src.jf, k)
+            insns[prefix + i] = bpf_insn(src.code, src.jt, src.jf, k)
     finally:
         free_filter(program)
-    return insns, count
+    return insns, prefix + n
 
 
 def _attach_filter(sock: socket.socket, insns: ctypes.Array[Any], count: int
@@ -311,7 +330,7 @@ class LiveCapture:
                 return
             ifname, proto, pkttype, hatype, haddr = addr
             if pkttype == _PACKET_OUTGOING and hatype == _ARPHRD_LOOPBACK:
-                continue  # the same packet arrives on the loopback interface
+                continue  # (refused by the filter already) it arrives on the interface again
             sec = nsec = -1
             tci: int | None = None
             tpid = _ETH_P_8021Q
