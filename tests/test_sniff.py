@@ -299,20 +299,29 @@ def test_kernel_drops_are_counted() -> None:
     assert packets == read + drops == 500
 
 
+PORT = 13306  # not a MySQL port capture-tls knows: --port tells one sniffer, --any-port not
+
+
 @needs_lab
 def test_loopback_reports_while_running_and_agrees_with_analyze(tmp_path: Path) -> None:
-    """MariaDB with TLS on a namespace's loopback; the sniffer on `lo` with --format jsonl.
-    Each connection's line arrives while the sniffer runs; SIGINT ends it with the summary;
-    the pcapng it wrote, analyzed again, reports the same connections."""
+    """MariaDB with TLS on a namespace's loopback. Two sniffers on `lo`: one with --port and
+    --format jsonl, whose lines must arrive while it runs, and one with --any-port and
+    --format json (one document at the end), which must find the server by its greeting.
+    SIGINT ends both with the summary; the pcapng the first wrote, analyzed again, reports
+    the same connections."""
     pki = make_pki(tmp_path)
     pcapng = tmp_path / "live.pcapng"
     with lab.Lab() as the_lab:
         host = the_lab.add_host("srv", 20)
         write_hosts_file(the_lab, host, "127.0.0.1 db.lab.test other.lab.test\n")
-        with lab.start_mariadb(host, tmp_path, ssl_cert=pki.cert, ssl_key=pki.key,
+        common = ("-i", "lo", "--ca", str(pki.root), "--idle-timeout", "2")
+        with lab.start_mariadb(host, tmp_path, port=PORT, ssl_cert=pki.cert, ssl_key=pki.key,
                                ssl_ca=pki.root), \
-                start_sniffer(host, "-i", "lo", "--format", "jsonl", "--ca", str(pki.root),
-                              "--idle-timeout", "2", write_path=pcapng) as sniffer:
+                start_sniffer(host, *common, "--port", str(PORT), "--format", "jsonl",
+                              write_path=pcapng) as sniffer, \
+                start_sniffer(host, *common, "--any-port", "--format", "json") as whole:
+            assert f"(tcp port 3306 or tcp port {PORT} or port 53)" in sniffer.err.seen[-1]
+            assert "(tcp or udp port 53)" in whole.err.seen[-1]
             live: list[dict[str, Any]] = []
 
             def next_report() -> dict[str, Any]:
@@ -323,9 +332,12 @@ def test_loopback_reports_while_running_and_agrees_with_analyze(tmp_path: Path) 
                 live.append(conn)
                 return conn
 
+            def client(*args: str, user: str = "plain") -> str:
+                return pyclient(host, "--port", str(PORT), *args, user=user)
+
             # 1. A matching certificate, TLS 1.2, the name checked: logged in.
-            assert pyclient(host, "--host", "db.lab.test", "--ca", str(pki.root),
-                            "--check-hostname", "--tls-max", "1.2") == "OK"
+            assert client("--host", "db.lab.test", "--ca", str(pki.root), "--check-hostname",
+                          "--tls-max", "1.2") == "OK"
             conn = next_report()
             assert conn["outcome"] == "tls-established"
             assert conn["tls"]["version"] == "TLS 1.2"
@@ -337,8 +349,8 @@ def test_loopback_reports_while_running_and_agrees_with_analyze(tmp_path: Path) 
             assert sniffer.proc.poll() is None
 
             # 2. A name the certificate does not carry: PyMySQL refuses it in the handshake.
-            result = pyclient(host, "--host", "other.lab.test", "--ca", str(pki.root),
-                              "--check-hostname", "--tls-max", "1.2")
+            result = client("--host", "other.lab.test", "--ca", str(pki.root),
+                            "--check-hostname", "--tls-max", "1.2")
             assert result.startswith("FAILED"), result
             conn = next_report()
             assert conn["outcome"] == "client-rejected-certificate"
@@ -349,7 +361,7 @@ def test_loopback_reports_while_running_and_agrees_with_analyze(tmp_path: Path) 
             assert sniffer.proc.poll() is None
 
             # 3. A plaintext login.
-            assert pyclient(host, "--host", "127.0.0.1", "--no-ssl") == "OK"
+            assert client("--host", "127.0.0.1", "--no-ssl") == "OK"
             conn = next_report()
             assert conn["outcome"] == "plaintext"
             assert conn["tls"] is None
@@ -358,20 +370,25 @@ def test_loopback_reports_while_running_and_agrees_with_analyze(tmp_path: Path) 
 
             # 4. A client that connects and says nothing: reported once idle for 2 s, while
             #    it is still connected.
-            with _connect_in(host, 3306) as idle:
+            with _connect_in(host, PORT) as idle:
                 idle_started = time.monotonic()
                 conn = next_report()
                 assert time.monotonic() - idle_started >= 1.5
                 assert conn["outcome"] == "incomplete"
                 assert conn["mysql"]["server_version"] is not None
                 assert idle.poll() is None  # still connected
+                assert whole.proc.poll() is None
                 code = sniffer.stop(signal.SIGINT)
+                whole_code = whole.stop(signal.SIGINT)
             rest = sniffer.out.rest()
+            whole_out = "".join(whole.out.rest())
+            for s in (sniffer, whole):
+                err = "".join(s.err.rest())
+                assert "Traceback" not in err and "stopped (SIGINT)" in err
 
         conns, trailer = connection_lines(rest)
         assert conns == []  # nothing was held back until the end
         assert code == 1  # the mismatch is an error finding
-        assert "Traceback" not in "".join(sniffer.err.rest())
         summary = trailer["summary"]
         assert summary["connections"] == len(live) == 4
         assert summary["tls"] == 2
@@ -384,13 +401,26 @@ def test_loopback_reports_while_running_and_agrees_with_analyze(tmp_path: Path) 
         assert not any(w["code"] == "KERNEL_DROPS" for w in trailer["warnings"])
 
         # The written capture tells the same story.
-        acode, doc = analyze_json(pcapng, "--ca", str(pki.root))
+        acode, doc = analyze_json(pcapng, "--ca", str(pki.root), "--port", str(PORT))
         assert acode == code
         assert doc["connections"] == live
         assert doc["inputs"][0]["packets"] == inp["packets"] > 0
         assert doc["inputs"][0]["first_packet"] == inp["first_packet"]
         assert doc["inputs"][0]["last_packet"] == inp["last_packet"]
         assert doc["summary"] == summary
+
+        # --any-port found the same connections by the server's greeting (so each begins at
+        # the greeting, not at the SYN), and --format json printed them in one document.
+        whole_doc = json.loads(whole_out)
+        jsonschema.validate(whole_doc, SCHEMA)
+        assert whole_code == code
+        assert whole_doc["summary"] == summary
+
+        def essence(c: dict[str, Any]) -> tuple[Any, ...]:
+            return (c["client"], c["server"], c["outcome"], c["tls"] and c["tls"]["sni"],
+                    sorted(finding_codes(c)), c["server_certificates"])
+
+        assert [essence(c) for c in whole_doc["connections"]] == [essence(c) for c in live]
 
 
 @contextlib.contextmanager
