@@ -30,6 +30,7 @@ import pytest
 
 from capture_tls.reporting.json_report import load_schema
 from capture_tls.sources.captures import open_capture
+from capture_tls.sources.frames import decode_frame
 from capture_tls.sources.live import (
     LINKTYPE_LINUX_SLL2,
     LiveCapture,
@@ -270,16 +271,21 @@ def test_without_permission_is_one_line_and_exit_3() -> None:
 
 
 @pytest.mark.skipif(not lab.have_root(), reason="needs CAP_NET_RAW")
-def test_kernel_drops_are_counted() -> None:
-    """A socket with the smallest receive buffer, not read while datagrams arrive: the
-    kernel's drop counter says how many it lost, and the rest can still be read."""
+@pytest.mark.parametrize("use_ring", [True, False], ids=["ring", "recvmsg"])
+def test_kernel_drops_are_counted(use_ring: bool) -> None:
+    """A capture with the smallest buffer (a one-page ring, or the smallest socket buffer),
+    not read while datagrams arrive: the kernel's drop counter says how many it lost, and
+    the rest can still be read, with their payload intact."""
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
     port = receiver.getsockname()[1]
-    cap = LiveCapture("lo", f"udp dst port {port}", buffer_bytes=4096)
+    cap = LiveCapture("lo", f"udp dst port {port}", buffer_bytes=4096, use_ring=use_ring)
     cap.open()
+    assert cap.uses_ring == use_ring
     try:
         sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sender.bind(("127.0.0.1", 0))
+        sender_port = sender.getsockname()[1]
         for _ in range(500):
             sender.sendto(b"x" * 1000, ("127.0.0.1", port))
         sender.close()
@@ -288,6 +294,12 @@ def test_kernel_drops_are_counted() -> None:
             if frame is None:
                 break
             read += 1
+            seg = decode_frame(frame[1], frame[2])
+            assert seg is not None
+            assert seg[2] == seg[1] == socket.inet_aton("127.0.0.1")
+            assert seg[3:6] == (17, sender_port, port)
+            assert seg[9] == b"x" * 1000
+            assert frame[3] == len(frame[2]) == 20 + 20 + 8 + 1000
         packets, drops = cap.statistics()
     finally:
         cap.close()

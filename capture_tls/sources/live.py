@@ -10,30 +10,37 @@ built on, but in its cooked form (SOCK_DGRAM), the way libpcap captures on "any"
   type. We put a LINUX_SLL2 header (tcpdump.org link type 276) in front of it, so one stream
   serves every interface, whatever its own link layer (Ethernet, loopback, tunnels without a
   header), and `frames.decode_frame` reads it as it reads a `tcpdump -i any` capture. A VLAN
-  tag the kernel took off (PACKET_AUXDATA) is put back as an 802.1Q header after the SLL2
-  header, as libpcap does.
+  tag the kernel took off (reported beside the packet) is put back as an 802.1Q header after
+  the SLL2 header, as libpcap does.
 * The filter runs in the kernel (SO_ATTACH_FILTER). It is compiled by scapy's
   `compile_filter` (libpcap's `pcap_compile` on a "dead" handle, no privileges needed) for
   raw IP (DLT_RAW), because a cooked socket's filter sees the packet from its network header.
   libpcap's program keeps 65535 bytes of an accepted packet (`ret #65535`); we raise that to
   our snap length so segmentation-offloaded packets on the loopback interface are not cut.
-* "any" is an unbound socket (all interfaces). It receives from the moment it exists, before
-  the filter is attached: whatever queued in between is read and thrown away once the filter
-  is in place. A named interface is bound after the filter is attached, so nothing unfiltered
-  arrives.
+* The socket is created for protocol 0 (it receives nothing), gets its filter and ring, and
+  only then is bound for all protocols to its interface, or to index 0 for "any" (all
+  interfaces; bind(2) through ctypes, as Python's bind() wants an interface name). So no
+  unfiltered packet is ever queued.
 * On a loopback interface the kernel shows every packet twice, leaving and arriving; the
   leaving copy is refused by a few instructions put in front of libpcap's program (libpcap
   skips it in user space), so the stream equals `tcpdump -i lo` and the kernel's counters
   count each packet once.
-* Time stamps are the kernel's (SO_TIMESTAMPNS), kept to the microsecond so that a frame
-  written with `PcapNgWriter` reads back with exactly the same time.
-* Drops: the kernel counts packets it could not queue to the socket (PACKET_STATISTICS,
+* Time stamps are the kernel's (in the ring's packet header, or SO_TIMESTAMPNS), kept to the
+  microsecond so that a frame written with `PcapNgWriter` reads back with exactly the same
+  time.
+* Drops: the kernel counts packets it could not queue (ring or socket full; PACKET_STATISTICS,
   `tp_drops`; reading the counters resets them, so `statistics()` adds them up).
 
-Reading is one `recvmsg_into` per packet into one preallocated buffer (no per-packet
-allocation besides the frame's bytes); the socket is non-blocking and `frames()` waits in
-`poll` with a time-out, yielding None when it passes without a packet so the caller can do
-periodic work (expire idle connections, check a deadline, notice a signal).
+Reading (packet(7), PACKET_RX_RING with TPACKET_V3, as libpcap does): the kernel writes
+packets into a ring of blocks shared with us (`mmap`) and hands over a block when it is full
+or `_RING_RETIRE_MS` after its first packet; we walk the block's packets (a `tpacket3_hdr` and
+a `sockaddr_ll` each), copy each frame out and give the block back. No system call per packet:
+about 0.8 us per frame here, against about 4 us with one `recvmsg` each. Should the kernel
+refuse a ring, the socket is read with one `recvmsg_into` per packet into one preallocated
+buffer instead (time stamps and VLAN tags then come as control messages). Either way
+`frames()` waits in `poll` with a time-out, yielding None when it passes without a packet so
+the caller can do periodic work (expire idle connections, check a deadline, notice a signal).
+The ring is the buffer: `buffer_bytes` sizes it (or the socket's receive buffer).
 
 Errors that stop a capture before it starts (no permission, no such interface, a filter
 libpcap refuses) are `CaptureUnavailableError` with a one-line reason.
@@ -43,6 +50,8 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import mmap
+import os
 import select
 import socket
 import struct
@@ -101,7 +110,34 @@ _STATS = struct.Struct("=II")
 # address (8 bytes, zero padded)
 _SLL2 = struct.Struct("!HHIHBB8s")
 _VLAN = struct.Struct("!HH")
+_U16BE = struct.Struct("!H")
 _ANC_BYTES = socket.CMSG_SPACE(_AUXDATA.size) + socket.CMSG_SPACE(_TIMESPEC.size)
+
+# The receive ring (packet(7) PACKET_RX_RING, TPACKET_V3): blocks of variable-sized frames.
+_PACKET_RX_RING = 5
+_PACKET_VERSION = 10
+_TPACKET_V3 = 2
+_TP_STATUS_USER = 1
+# A block the kernel hands over when full or after this many milliseconds, whichever is first:
+# the most a quiet connection's packet waits before we see it.
+_RING_RETIRE_MS = 50
+# Largest ring block: holds the largest frame (the snap length) with its headers.
+_RING_MAX_BLOCK_BYTES = 1 << 20
+_RING_FRAME_BYTES = 2048  # only a unit of the ring's bookkeeping in TPACKET_V3
+# struct tpacket_block_desc: block_status, num_pkts, offset_to_first_pkt (after version and
+# offset_to_priv)
+_BLOCK_DESC = struct.Struct("=8xIII")
+_BLOCK_STATUS_OFFSET = 8
+_RELEASE = bytes(4)
+# struct tpacket3_hdr: next_offset, sec, nsec, snaplen, len, status, mac, net, then hv1:
+# rxhash, vlan_tci, vlan_tpid; the sockaddr_ll follows at TPACKET_ALIGN(48) = 48.
+_TP3_HDR = struct.Struct("=IIIIIIHHIIH")
+_TP3_SLL_OFFSET = 48
+# struct sockaddr_ll: (family,) protocol (network order, kept as bytes), ifindex, hatype,
+# pkttype, halen, addr
+_SLL = struct.Struct("=2x2siHBB8s")
+# LINUX_SLL2 after its protocol field
+_SLL2_REST = struct.Struct("!HIHBB8s")
 
 
 class CaptureUnavailableError(InputError):
@@ -207,6 +243,23 @@ def _attach_filter(sock: socket.socket, insns: ctypes.Array[Any], count: int
     sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, bytes(fprog))
 
 
+class _SockaddrLL(ctypes.Structure):
+    _fields_ = [("family", ctypes.c_ushort), ("protocol", ctypes.c_ushort),
+                ("ifindex", ctypes.c_int), ("hatype", ctypes.c_ushort),
+                ("pkttype", ctypes.c_ubyte), ("halen", ctypes.c_ubyte),
+                ("addr", ctypes.c_ubyte * 8)]
+
+
+def _bind(sock: socket.socket, ifindex: int) -> None:
+    """bind(2) to an interface index, 0 meaning all interfaces (Python's own bind() takes a
+    name, and "all" has none)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    addr = _SockaddrLL(socket.AF_PACKET, socket.htons(_ETH_P_ALL), ifindex)
+    if libc.bind(sock.fileno(), ctypes.byref(addr), ctypes.sizeof(addr)) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
 class LiveCapture:
     """One capture on an interface ("any": all of them). `open()`, iterate `frames()`, then
     `close()`; `statistics()` at any time. Frames are LINUX_SLL2 (`LINKTYPE_LINUX_SLL2`)."""
@@ -214,7 +267,7 @@ class LiveCapture:
     link_type = LINKTYPE_LINUX_SLL2
 
     def __init__(self, interface: str, bpf_filter: str, snaplen: int = SNAPLEN_BYTES,
-                 buffer_bytes: int = RECEIVE_BUFFER_BYTES) -> None:
+                 buffer_bytes: int = RECEIVE_BUFFER_BYTES, use_ring: bool = True) -> None:
         self.interface = interface
         self.bpf_filter = bpf_filter
         self.snaplen = snaplen
@@ -225,26 +278,29 @@ class LiveCapture:
         self.first_ts: float | None = None
         self.last_ts: float | None = None
         self.error: str | None = None  # why reading stopped before close(), if it did
+        self.use_ring = use_ring
+        self.uses_ring = False  # True once open() set up the receive ring
         self._sock: socket.socket | None = None
+        self._ring: mmap.mmap | None = None
+        self._ring_block_bytes = 0
+        self._ring_blocks = 0
         self._ifindex: dict[str, int] = {}
 
     # --- setting up ----------------------------------------------------------------------
 
     def open(self) -> None:
-        """Create the socket, attach the filter, bind. Raises CaptureUnavailableError."""
-        any_iface = self.interface == ANY_INTERFACE
-        if not any_iface:
+        """Create the socket, attach the filter, set up the ring, bind. Raises
+        CaptureUnavailableError."""
+        ifindex = 0  # "any": all interfaces
+        if self.interface != ANY_INTERFACE:
             try:
-                socket.if_nametoindex(self.interface)
+                ifindex = socket.if_nametoindex(self.interface)
             except OSError:
-                raise CaptureUnavailableError(
-                    f"no interface named {self.interface!r} here (capture-tls sniff "
-                    "--list-interfaces shows them)") from None
+                raise CaptureUnavailableError(self._no_such_interface()) from None
         insns, count = _compile(self.bpf_filter, self.snaplen)
         try:
-            # "any" listens from the start; a named interface only once bound.
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
-                                 socket.htons(_ETH_P_ALL) if any_iface else 0)
+            # Protocol 0: nothing arrives before bind(), so nothing unfiltered either.
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
         except PermissionError:
             raise CaptureUnavailableError(
                 "capturing packets needs root or the CAP_NET_RAW capability (run it with sudo, "
@@ -253,54 +309,147 @@ class LiveCapture:
             raise CaptureUnavailableError(f"cannot open a packet socket: "
                                           f"{exc.strerror or exc}") from None
         try:
-            self._setup(sock, insns, count, any_iface)
+            self._setup(sock, insns, count, ifindex)
         except BaseException:
+            self._close_ring()
             sock.close()
             raise
         self._sock = sock
 
+    def _no_such_interface(self) -> str:
+        return (f"no interface named {self.interface!r} here (capture-tls sniff "
+                "--list-interfaces shows them)")
+
     def _setup(self, sock: socket.socket, insns: ctypes.Array[Any], count: int,
-               any_iface: bool) -> None:
+               ifindex: int) -> None:
         try:
             _attach_filter(sock, insns, count)
         except OSError as exc:
             raise CaptureUnavailableError(f"the kernel refused the capture filter: "
                                           f"{exc.strerror or exc}") from None
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, self.buffer_bytes)
-        except OSError:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.buffer_bytes)
-        sock.setsockopt(_SOL_PACKET, _PACKET_AUXDATA, 1)
-        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-        sock.setblocking(False)
-        if any_iface:
-            # Packets queued before the filter was attached were not filtered: drop them.
-            while True:
-                try:
-                    sock.recv(1)
-                except BlockingIOError:
-                    break
-        else:
+        if not (self.use_ring and self._setup_ring(sock)):
             try:
-                sock.bind((self.interface, _ETH_P_ALL))
-            except OSError as exc:
-                if exc.errno == errno.ENODEV:
-                    raise CaptureUnavailableError(
-                        f"no interface named {self.interface!r} here (capture-tls sniff "
-                        "--list-interfaces shows them)") from None
-                raise CaptureUnavailableError(f"cannot capture on {self.interface!r}: "
-                                              f"{exc.strerror or exc}") from None
+                sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, self.buffer_bytes)
+            except OSError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.buffer_bytes)
+            sock.setsockopt(_SOL_PACKET, _PACKET_AUXDATA, 1)
+            sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        sock.setblocking(False)
+        try:
+            _bind(sock, ifindex)
+        except OSError as exc:
+            if exc.errno == errno.ENODEV:
+                raise CaptureUnavailableError(self._no_such_interface()) from None
+            raise CaptureUnavailableError(f"cannot capture on {self.interface!r}: "
+                                          f"{exc.strerror or exc}") from None
         # Counters start now (reading them resets them).
         sock.getsockopt(_SOL_PACKET, _PACKET_STATISTICS, _STATS.size)
+
+    def _setup_ring(self, sock: socket.socket) -> bool:
+        """A TPACKET_V3 receive ring of about `buffer_bytes`; False when the kernel refuses."""
+        page = mmap.PAGESIZE
+        block = page
+        while block < _RING_MAX_BLOCK_BYTES and block * 2 <= max(page, self.buffer_bytes // 2):
+            block *= 2
+        blocks = max(1, self.buffer_bytes // block)
+        frames = block // _RING_FRAME_BYTES * blocks
+        request = struct.pack("=7I", block, blocks, _RING_FRAME_BYTES, frames, _RING_RETIRE_MS,
+                              0, 0)
+        try:
+            sock.setsockopt(_SOL_PACKET, _PACKET_VERSION, _TPACKET_V3)
+            sock.setsockopt(_SOL_PACKET, _PACKET_RX_RING, request)
+            ring = mmap.mmap(sock.fileno(), block * blocks, mmap.MAP_SHARED,
+                             mmap.PROT_READ | mmap.PROT_WRITE)
+        except OSError:
+            return False
+        self._ring = ring
+        self._ring_block_bytes = block
+        self._ring_blocks = blocks
+        self.uses_ring = True
+        return True
+
+    def _close_ring(self) -> None:
+        ring = self._ring
+        if ring is not None:
+            self._ring = None
+            ring.close()
 
     # --- reading -------------------------------------------------------------------------
 
     def frames(self, poll_seconds: float = 0.25) -> Iterator[RawFrame | None]:
         """Frames as (time, LINKTYPE_LINUX_SLL2, bytes, original length); None each time
-        `poll_seconds` pass without one. Ends when the capture is closed."""
+        `poll_seconds` pass without one. Ends when the capture is closed, or fails (`error`
+        says why)."""
         sock = self._sock
         if sock is None:
             raise RuntimeError("LiveCapture.open() first")
+        if self._ring is not None:
+            return self._ring_frames(sock, self._ring, poll_seconds)
+        return self._socket_frames(sock, poll_seconds)
+
+    def _ring_frames(self, sock: socket.socket, ring: mmap.mmap, poll_seconds: float
+                     ) -> Iterator[RawFrame | None]:
+        """Frames from the receive ring: a block at a time, no system call per packet."""
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN | select.POLLERR)
+        wait_ms = max(1, int(poll_seconds * 1000))
+        block_bytes = self._ring_block_bytes
+        blocks = self._ring_blocks
+        block_desc = _BLOCK_DESC.unpack_from
+        tp3 = _TP3_HDR.unpack_from
+        sll = _SLL.unpack_from
+        rest = _SLL2_REST.pack
+        u16 = _U16BE.pack
+        n_frames = self.packets
+        block = 0
+        while self._sock is not None:
+            base = block * block_bytes
+            status, count, first = block_desc(ring, base)
+            if not status & _TP_STATUS_USER:
+                events = poller.poll(wait_ms)
+                if not events:
+                    yield None
+                elif events[0][1] & select.POLLERR:
+                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if code:  # the interface went away, ...: the capture ends here
+                        self.error = os.strerror(code)
+                        return
+                continue
+            off = base + first
+            for _ in range(count):
+                (next_off, sec, nsec, caplen, wirelen, pstatus, mac, _net, _hash, vtci,
+                 vtpid) = tp3(ring, off)
+                proto, ifindex, hatype, pkttype, halen, haddr = sll(ring, off + _TP3_SLL_OFFSET)
+                start = off + mac
+                if pkttype == _PACKET_OUTGOING and hatype == _ARPHRD_LOOPBACK:
+                    off += next_off
+                    continue  # (refused by the filter already) it arrives again
+                ts = (sec * 1_000_000 + nsec // 1000) / 1_000_000
+                if pstatus & _TP_STATUS_VLAN_VALID:
+                    tpid = vtpid if pstatus & _TP_STATUS_VLAN_TPID_VALID and vtpid else (
+                        _ETH_P_8021Q)
+                    header = (u16(tpid) + rest(0, ifindex, hatype, pkttype, halen, haddr)
+                              + u16(vtci & 0xFFFF) + proto)
+                    extra = 24
+                else:
+                    header = proto + rest(0, ifindex, hatype, pkttype, halen, haddr)
+                    extra = 20
+                frame = header + ring[start : start + caplen]
+                n_frames += 1
+                if n_frames == 1:
+                    self.first_ts = ts
+                self.packets = n_frames
+                self.last_ts = ts
+                yield (ts, LINKTYPE_LINUX_SLL2, frame, wirelen + extra)
+                off += next_off
+            ring[base + _BLOCK_STATUS_OFFSET : base + _BLOCK_STATUS_OFFSET + 4] = _RELEASE
+            block += 1
+            if block == blocks:
+                block = 0
+
+    def _socket_frames(self, sock: socket.socket, poll_seconds: float
+                       ) -> Iterator[RawFrame | None]:
+        """Frames by one `recvmsg` each (when the kernel would not set up a ring)."""
         buf = bytearray(self.snaplen)
         buffers = [memoryview(buf)]
         recv = sock.recvmsg_into
@@ -314,7 +463,7 @@ class LiveCapture:
         timespec = _TIMESPEC.unpack_from
         snaplen = self.snaplen
         trunc = socket.MSG_TRUNC
-        n_frames = 0
+        n_frames = self.packets
         ts = 0.0
         while self._sock is not None:
             try:
@@ -397,6 +546,7 @@ class LiveCapture:
         if sock is not None:
             self.statistics()
             self._sock = None
+            self._close_ring()
             sock.close()
 
 
