@@ -24,6 +24,7 @@ capture as an input of format "live".
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -169,12 +170,16 @@ class LiveSniffer:
         writer = self.writer
         capture = self.capture
         expire = self.analysis.tracker.expire_idle
-        start = time.time()
-        deadline = start + settings.duration_seconds if settings.duration_seconds else None
+        # Deadlines on the monotonic clock (a wall clock may be stepped); idle expiry compares
+        # with packet times, which are the kernel's wall clock.
+        clock = time.monotonic
+        start = clock()
+        duration = settings.duration_seconds
+        deadline = start + duration if duration is not None else math.inf
         sweep_every = settings.sweep_seconds
         next_sweep = start + sweep_every
         drops = 0
-        if deadline is not None and deadline <= start:
+        if deadline <= start:
             stop.set("duration")
         if stop.reason is not None:
             return
@@ -187,21 +192,15 @@ class LiveSniffer:
                         self._write_failed(exc)
                         writer = None
                 yield frame
-                now = frame[0]
-                if stop.reason is not None:
-                    return
-            else:
-                now = time.time()
-                if stop.reason is not None:
-                    return
-            if deadline is not None and now >= deadline:
+            if stop.reason is not None:
+                return
+            now = clock()
+            if now >= deadline:
                 stop.set("duration")
                 return
             if now >= next_sweep:
-                # Packet times are the kernel's wall clock; a quiet poll uses ours.
-                now = time.time()
                 next_sweep = now + sweep_every
-                expire(now)
+                expire(time.time())
                 if writer is not None:
                     try:
                         writer.flush()
