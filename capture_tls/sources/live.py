@@ -80,10 +80,12 @@ LINKTYPE_LINUX_SLL2 = 276
 # The largest frame kept: tcpdump's and dumpcap's maximum snap length. A loopback interface
 # has a 64 KiB MTU and offloaded segments can be larger still.
 SNAPLEN_BYTES = 262144
-# Kernel receive buffer asked for: room for bursts of a few thousand full-sized frames while
-# the analysis is busy with a certificate chain. Capped by net.core.rmem_max unless we may
-# force it (CAP_NET_ADMIN).
+# The receive ring's size (or the socket's receive buffer without a ring): room for bursts of
+# thousands of frames while the analysis is busy with a certificate chain; tcpdump's default is
+# 2 MiB. Memory the kernel holds for us, fixed for the whole capture.
 RECEIVE_BUFFER_BYTES = 16 * 1024 * 1024
+# The pcapng file is written through a buffer of this size and flushed about once a second.
+_WRITE_BUFFER_BYTES = 256 * 1024
 
 _ETH_P_ALL = 0x0003
 _SOL_PACKET = 263
@@ -577,7 +579,7 @@ class PcapNgWriter:
     def __init__(self, path: str, link_type: int, interface: str, snaplen: int = SNAPLEN_BYTES,
                  application: str = "capture-tls") -> None:
         self.path = path
-        self._f: IO[bytes] | None = open(path, "wb")  # closed by close()
+        self._f: IO[bytes] | None = open(path, "wb", buffering=_WRITE_BUFFER_BYTES)
         shb_options = _option(4, application.encode()) + _option(0, b"")
         shb = struct.pack("=IHHq", _BYTE_ORDER_MAGIC, 1, 0, -1) + shb_options
         idb_options = (_option(2, interface.encode()) + _option(9, bytes([6]))
