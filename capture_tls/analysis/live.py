@@ -5,8 +5,9 @@ or all TCP and DNS with `any_port`) and feeds its frames to a `pipeline.FrameAna
 loop `analyze_file` runs, so a connection seen live is judged exactly as the same packets
 read from a file. Each connection is handed to `on_connection` the moment its outcome is known
 (the tracker decides: login under TLS, an alert, a close, an error), or when it has been idle
-for the idle time-out, which here is wall time: every `sweep_seconds` the table is swept with
-the current time. Reports are not kept (`keep_reports=False`, the default): a capture that runs
+for the idle time-out, which here is wall time: every `sweep_seconds` (on the monotonic clock)
+the table is swept with the current time, which packet times (the kernel's wall clock) are
+compared with. Reports are not kept (`keep_reports=False`, the default): a capture that runs
 for hours holds only the connections still in handshake, and done ones cost a table entry
 until they idle out.
 
@@ -52,9 +53,10 @@ __all__ = [
     "StopSignal",
 ]
 
-KERNEL_DROPS = "KERNEL_DROPS"
-CAPTURE_FAILED = "CAPTURE_FAILED"
-WRITE_FAILED = "WRITE_FAILED"
+# Input-level warning codes of a live capture (besides those of FrameAnalysis).
+KERNEL_DROPS = "KERNEL_DROPS"  # the kernel dropped packets the filter accepted (buffer full)
+CAPTURE_FAILED = "CAPTURE_FAILED"  # reading stopped by itself (the interface went away)
+WRITE_FAILED = "WRITE_FAILED"  # --write failed (disk full); capturing went on
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +71,8 @@ class SniffSettings:
     max_connections: int | None = None
     # Keep every captured frame in this pcapng file.
     write_path: str | None = None
-    # The kernel's receive buffer for the capture socket: what a burst may queue while the
-    # analysis is busy before the kernel drops packets.
+    # The kernel's buffer for the capture (its receive ring): what a burst may queue while
+    # the analysis is busy before the kernel drops packets.
     buffer_bytes: int = RECEIVE_BUFFER_BYTES
     # How long the source waits for a packet before the periodic work runs anyway.
     poll_seconds: float = 0.25
