@@ -248,12 +248,12 @@ def test_list_interfaces_shows_loopback() -> None:
 # --- tests that capture ---------------------------------------------------------------------
 
 
-def _interpreter_reachable_by_others() -> bool:
-    path = Path(sys.executable).resolve()
-    for part in [*reversed(path.parents), path]:
-        if not os.stat(part).st_mode & 0o001:
-            return False
-    return True
+def _usable_by_others(path: Path) -> bool:
+    """Whether a user without privileges can reach `path` (o+x on every directory to it) and
+    read or run it (o+r)."""
+    path = path.resolve()
+    return all(os.stat(d).st_mode & 0o001 for d in path.parents) and bool(
+        os.stat(path).st_mode & 0o004)
 
 
 @pytest.mark.skipif(not lab.have_root(), reason="needs root to drop privileges")
@@ -261,7 +261,7 @@ def test_without_permission_is_one_line_and_exit_3() -> None:
     # Root without CAP_NET_RAW (dropped from the bounding set, so not regained on exec) ...
     prefixes = [("setpriv", "--bounding-set=-net_raw")]
     # ... and an ordinary user, when that user can run this interpreter at all.
-    if _interpreter_reachable_by_others() and os.access(ROOT, os.R_OK):
+    if _usable_by_others(Path(sys.executable)) and _usable_by_others(ROOT / "capture_tls"):
         prefixes.append(("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
     for prefix in prefixes:
         proc = run_cli("sniff", "-i", "lo", "--duration", "1", prefix=prefix)
@@ -465,7 +465,7 @@ def _connect_in(host: lab.Host, port: int) -> Iterator[subprocess.Popen[bytes]]:
 def test_namespaces_text_mode_dns_and_count(tmp_path: Path) -> None:
     """Client and server in their own namespaces on the lab's bridge; DNS (a CNAME) served from
     the server's host; the sniffer there on the default interface ("any") in text mode stops
-    by itself after --count 2. Each block appears while it runs and is the block `analyze`
+    by itself after --count 3. Each block appears while it runs and is the block `analyze`
     prints for the written capture."""
     pki = make_pki(tmp_path)
     pcapng = tmp_path / "ns.pcapng"
@@ -478,7 +478,7 @@ def test_namespaces_text_mode_dns_and_count(tmp_path: Path) -> None:
                 lab.start_mariadb(server, tmp_path, ssl_cert=pki.cert, ssl_key=pki.key,
                                   ssl_ca=pki.root), \
                 start_sniffer(server, "--format", "text", "--no-color", "--width", "100",
-                              "--ca", str(pki.root), "--count", "2",
+                              "--ca", str(pki.root), "--count", "3",
                               write_path=pcapng) as sniffer:
             assert "listening on any " in sniffer.err.seen[-1]
             assert pyclient(client, "--host", "db.lab.test", "--ca", str(pki.root),
@@ -491,7 +491,13 @@ def test_namespaces_text_mode_dns_and_count(tmp_path: Path) -> None:
                               "--check-hostname", "--tls-max", "1.2")
             assert result.startswith("FAILED"), result
             sniffer.out.wait_for("Connection 0:2  10.77.1.10:")
-            # --count 2: the sniffer ends by itself.
+            sniffer.out.wait_for("  Outcome              client-rejected-certificate")
+            assert sniffer.proc.poll() is None
+
+            # Over IPv6, in clear.
+            assert pyclient(client, "--host", server.ipv6, "--no-ssl") == "OK"
+            sniffer.out.wait_for(f"Connection 0:3  [{client.ipv6}]:")
+            # --count 3: the sniffer ends by itself.
             code = sniffer.proc.wait(timeout=30)
             text = "".join(sniffer.out.seen + sniffer.out.rest())
 
@@ -499,9 +505,9 @@ def test_namespaces_text_mode_dns_and_count(tmp_path: Path) -> None:
         blocks, _, footer = text.partition("\nInputs")
         assert "MATCHES_CNAME_TARGET_ONLY" in blocks  # the CNAME came from DNS in the capture
         assert "CNAME chain        legacy.lab.test -> db.lab.test" in blocks
-        assert "client-rejected-certificate" in blocks
+        assert f"-> [{server.ipv6}]:3306" in blocks
         assert "live:any" in footer and "LINUX_SLL2" in footer
-        assert "Summary: 2 connections (2 TLS, 0 plaintext), 1 error, 0 warnings" in footer
+        assert "Summary: 3 connections (2 TLS, 1 plaintext), 2 errors, 0 warnings" in footer
 
         analyzed = run_cli("analyze", str(pcapng), "--ca", str(pki.root), "--no-color",
                            "--width", "100")
