@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,6 @@ class Sniffer:
     out: LineReader
     err: LineReader
     write_path: Path | None
-    stderr_lines: list[str] = field(default_factory=list)
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> int:
         self.proc.send_signal(sig)
