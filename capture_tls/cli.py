@@ -6,7 +6,9 @@ connection has an error finding; else 0. 2 for usage errors.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import signal
 import sys
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -17,6 +19,7 @@ import click
 from capture_tls import __version__
 from capture_tls.analysis.inject import inject_keys, read_keylog_file
 from capture_tls.analysis.intended_host import HostsFile, HostsFileError
+from capture_tls.analysis.live import KERNEL_DROPS, LiveSniffer, SniffSettings, StopSignal
 from capture_tls.analysis.model import (
     ConnectionReport,
     InputSummary,
@@ -33,6 +36,7 @@ from capture_tls.analysis.options import (
 from capture_tls.analysis.pipeline import InputResult, analyze_file
 from capture_tls.analysis.trim import trim_capture
 from capture_tls.errors import InputError
+from capture_tls.limits import DEFAULT_LIMITS
 from capture_tls.protocols.keylog import KeyLog
 from capture_tls.reporting.export import write_export
 from capture_tls.reporting.html_report import render_html
@@ -45,6 +49,12 @@ from capture_tls.reporting.markdown_report import render_markdown
 from capture_tls.reporting.redact import Redactor
 from capture_tls.reporting.summary_table import render_summary_table
 from capture_tls.reporting.text_report import render_text
+from capture_tls.sources.live import (
+    ANY_INTERFACE,
+    RECEIVE_BUFFER_BYTES,
+    CaptureUnavailableError,
+)
+from capture_tls.sources.live import list_interfaces as list_live_interfaces
 
 __all__ = ["build_report_object", "exit_code_for", "main"]
 
@@ -397,6 +407,251 @@ class _Progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
+# --- sniff ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("-i", "--interface", default=ANY_INTERFACE, show_default=True, metavar="IFACE",
+              help="Interface to capture on; 'any' is all of them (as tcpdump -i any).")
+@click.option("--port", "ports", multiple=True, type=click.IntRange(1, 65535), metavar="N",
+              help=f"Also capture TCP port N as MySQL (besides {DEFAULT_MYSQL_PORT}).")
+@click.option("--any-port", is_flag=True, default=False,
+              help="Capture all TCP and find MySQL servers by their greeting.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text",
+              show_default=True, help="Output format; text and jsonl print each connection "
+                                      "as soon as it is known, json one document at the end.")
+@click.option("--host", "hosts", multiple=True, metavar="[SERVER_IP[:PORT]=]NAME",
+              help="The name the client meant to reach, for all servers or one server.")
+@click.option("--client", "client_family", type=click.Choice(CLIENT_FAMILIES), default=None,
+              help="The client family for the headline verdict.")
+@click.option("--ca", "ca_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="PEM bundle of trusted CAs, like the client's --ssl-ca.")
+@click.option("--hosts-file", "hosts_file", type=click.Path(exists=True, dir_okay=False),
+              default=None, help="hosts(5) file naming server addresses (used after --host, "
+                                 "SNI and DNS answers).")
+@click.option("--duration", type=click.FloatRange(0, min_open=True), default=None,
+              metavar="SECONDS", help="Stop after this many seconds.")
+@click.option("--count", type=click.IntRange(1), default=None, metavar="N",
+              help="Stop after N connections have been reported (connections still in "
+                   "handshake then are reported as they stand).")
+@click.option("--write", "write_path", type=click.Path(dir_okay=False, writable=True),
+              default=None, metavar="FILE.pcapng",
+              help="Keep every captured packet in this pcapng file (analyze it again later).")
+@click.option("--idle-timeout", type=click.FloatRange(0, min_open=True), default=None,
+              metavar="SECONDS", help="Report a connection whose handshake has been idle this "
+              "long as it stands (default: "
+              f"{DEFAULT_LIMITS.idle_timeout_seconds:g}).")
+@click.option("--buffer-size", "buffer_kib", type=click.IntRange(1, 1 << 21),
+              default=RECEIVE_BUFFER_BYTES // 1024, show_default=True, metavar="KiB",
+              help="The kernel's receive buffer for the capture; raise it when packets are "
+                   "dropped.")
+@click.option("--list-interfaces", is_flag=True, default=False,
+              help="List the interfaces that can be captured on, and exit.")
+@click.option("--width", type=click.IntRange(40, 400), default=None,
+              help="Text width (default: the terminal's).")
+@click.option("--color/--no-color", default=None, help="Colour in text output "
+              "(default: when writing to a terminal).")
+@click.pass_context
+def sniff(
+    ctx: click.Context,
+    interface: str,
+    ports: tuple[int, ...],
+    any_port: bool,
+    fmt: str,
+    hosts: tuple[str, ...],
+    client_family: str | None,
+    ca_file: str | None,
+    hosts_file: str | None,
+    duration: float | None,
+    count: int | None,
+    write_path: str | None,
+    idle_timeout: float | None,
+    buffer_kib: int,
+    list_interfaces: bool,
+    width: int | None,
+    color: bool | None,
+) -> None:
+    """Capture live traffic (MySQL ports and DNS) and report each MySQL connection's TLS
+    handshake and certificate as it happens. Stops on Ctrl-C, SIGTERM, --duration or --count,
+    then prints a summary. Needs root or the CAP_NET_RAW capability."""
+    if list_interfaces:
+        _print_interfaces()
+        ctx.exit(EXIT_OK)
+    try:
+        rules = tuple(parse_host_rule(h) for h in hosts)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    ca_pem: bytes | None = None
+    if ca_file is not None:
+        try:
+            with open(ca_file, "rb") as f:
+                ca_pem = f.read()
+        except OSError as exc:
+            raise click.UsageError(f"--ca {ca_file}: {exc.strerror}") from None
+    hosts_table: HostsFile | None = None
+    if hosts_file is not None:
+        try:
+            hosts_table = HostsFile.load(hosts_file)
+        except HostsFileError as exc:
+            raise click.UsageError(f"--hosts-file {exc}") from None
+    limits = DEFAULT_LIMITS
+    if idle_timeout is not None:
+        limits = dataclasses.replace(limits, idle_timeout_seconds=idle_timeout)
+    options = AnalysisOptions(
+        hosts_file=hosts_table,
+        ports=frozenset({DEFAULT_MYSQL_PORT, *ports}),
+        hosts=rules,
+        client_family=client_family,
+        ca_pem=ca_pem,
+        limits=limits,
+    )
+    settings = SniffSettings(interface=interface, any_port=any_port, duration_seconds=duration,
+                             max_connections=count, write_path=write_path,
+                             buffer_bytes=buffer_kib * 1024)
+    ctx.exit(_run_sniff(settings, options, fmt, _command_line(ctx), width, color))
+
+
+def _print_interfaces() -> None:
+    rows = [(ANY_INTERFACE, "", "all interfaces (the default)")]
+    for i in list_live_interfaces():
+        state = "up" if i.up else "down"
+        if i.loopback:
+            state += ", loopback"
+        rows.append((i.name, state, ", ".join(i.addresses)))
+    name_width = max(len(r[0]) for r in rows)
+    state_width = max(len(r[1]) for r in rows)
+    for name, state, detail in rows:
+        click.echo(f"{name:<{name_width}}  {state:<{state_width}}  {detail}".rstrip())
+
+
+class _Output:
+    """Standard output that stops the capture, instead of failing, once the reader is gone
+    (`capture-tls sniff | head`)."""
+
+    def __init__(self, stop: StopSignal) -> None:
+        self.stop = stop
+        self.closed = False
+
+    def write(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            self.closed = True
+            self.stop.set("output closed")
+            # Nothing more reaches the reader; keep the interpreter from complaining at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+
+
+class _TextBlocks:
+    """The block `analyze` prints for one connection: `render_text` of a report holding only
+    that connection, without the inputs and summary lines it ends with. That tail is what the
+    same layout renders for no connection at all (after its first line)."""
+
+    def __init__(self, width: int | None, color: bool) -> None:
+        self.width = width
+        self.color = color
+        self._tail = render_text(self._report(()), width=width, color=color).split("\n", 1)[1]
+
+    @staticmethod
+    def _report(connections: tuple[ConnectionReport, ...]) -> Report:
+        return Report(tool_name="capture-tls", tool_version=__version__, command=(), inputs=(),
+                      summary=Summary(0, 0, 0, 0, 0), warnings=(), connections=connections)
+
+    def block(self, conn: ConnectionReport) -> str:
+        full = render_text(self._report((conn,)), width=self.width, color=self.color)
+        return full[: -len(self._tail)] if full.endswith(self._tail) else full
+
+
+def _run_sniff(
+    settings: SniffSettings,
+    options: AnalysisOptions,
+    fmt: str,
+    command: Sequence[str],
+    width: int | None,
+    color: bool | None,
+) -> int:
+    stop = StopSignal()
+    out = _Output(stop)
+    use_color = color if color is not None else sys.stdout.isatty()
+    blocks = _TextBlocks(width, use_color)
+    printed = 0
+
+    def stream(conn: ConnectionReport) -> None:
+        nonlocal printed
+        if fmt == "jsonl":
+            out.write(render_jsonl_connection(conn) + "\n")
+        elif fmt == "text":
+            out.write(("\n" if printed else "") + blocks.block(conn))
+        printed += 1
+
+    def dropped(total: int) -> None:
+        click.echo(f"capture-tls: warning: the kernel has dropped {total} packets so far "
+                   f"({KERNEL_DROPS}); the evidence is incomplete.", err=True)
+
+    sniffer = LiveSniffer(settings, options, stream, keep_reports=fmt == "json",
+                          on_drops=dropped)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.reason is not None and stop.reason.startswith("SIG"):
+            raise SystemExit(128 + signum)  # asked twice: quit now (the file is closed)
+        stop.set(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            sniffer.open()
+        except CaptureUnavailableError as exc:
+            click.echo(f"capture-tls: {exc}", err=True)
+            return EXIT_INPUT
+        except OSError as exc:  # --write FILE could not be created
+            click.echo(f"capture-tls: cannot write {settings.write_path}: "
+                       f"{exc.strerror or exc}", err=True)
+            return EXIT_INPUT
+        click.echo(f"capture-tls: listening on {settings.interface} ({sniffer.bpf_filter}), "
+                   "link type LINUX_SLL2; Ctrl-C to stop", err=True)
+        result = sniffer.run(stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    click.echo(f"capture-tls: {result.input.summary.packets} packets captured, "
+               f"{result.kernel_drops} dropped by the kernel; stopped ({result.stop_reason})",
+               err=True)
+    inputs = [result.input.summary]
+    warnings = result.input.warnings
+    if fmt == "json":
+        report = build_report_object(command, inputs, warnings, result.input.connections)
+    else:
+        report = Report(
+            tool_name="capture-tls",
+            tool_version=__version__,
+            command=tuple(command),
+            inputs=tuple(inputs),
+            summary=Summary(
+                connections=result.reported,
+                tls=result.tls,
+                plaintext=result.plaintext,
+                errors=result.with_errors,
+                warnings=sum(w.count for w in warnings),
+            ),
+            warnings=tuple(warnings),
+            connections=(),
+        )
+    if fmt == "json":
+        out.write(render_json(report) + "\n")
+    elif fmt == "jsonl":
+        out.write(render_jsonl_trailer(report) + "\n")
+    else:
+        footer = render_text(report, width=width, color=use_color)
+        if result.reported:  # drop the "no connections" line: they were printed above
+            footer = footer.split("\n", 1)[1]
+        out.write(footer)
+    return exit_code_for(report)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 
@@ -21,10 +21,10 @@ from capture_tls.analysis.tracker import ConnectionTracker
 from capture_tls.errors import CaptureTlsError, InputError
 from capture_tls.protocols.dns import parse_dns_response, parse_dns_tcp_segment
 from capture_tls.protocols.keylog import KeyLog
-from capture_tls.sources.captures import open_capture
+from capture_tls.sources.captures import RawFrame, open_capture
 from capture_tls.sources.frames import LINK_TYPE_NAMES, decode_frame
 
-__all__ = ["InputResult", "analyze_file", "file_sha256"]
+__all__ = ["FrameAnalysis", "InputResult", "analyze_file", "file_sha256", "link_type_name"]
 
 _TCP = 6
 _UDP = 17
@@ -50,8 +50,137 @@ def file_sha256(path: str) -> str | None:
     return h.hexdigest()
 
 
-def _link_name(lt: int) -> str:
+def link_type_name(lt: int) -> str:
     return LINK_TYPE_NAMES.get(lt, f"LINKTYPE_{lt}")
+
+
+class FrameAnalysis:
+    """The analysis of one input's frames, shared by capture files (`analyze_file`) and live
+    capture (`capture_tls.analysis.live`): the DNS answers seen, the connection table, the
+    reports and the counters behind the input-level warnings.
+
+    `run(frames)` is the hot loop; it may be called more than once (a live capture calls it
+    once with a generator that ends when the capture stops). `finish()` reports the
+    connections still in handshake. `keep_reports=False` hands each report to `on_connection`
+    and keeps only the counts (`reported`, `tls`, `plaintext`, `with_errors`): a capture that
+    runs for hours must not grow with the connections it has already reported.
+    """
+
+    def __init__(
+        self,
+        index: int,
+        options: AnalysisOptions,
+        on_connection: Callable[[ConnectionReport], None] | None = None,
+        *,
+        keep_reports: bool = True,
+        secrets_blocks: list[tuple[int, bytes]] | None = None,
+    ) -> None:
+        self.index = index
+        self.options = options
+        self.on_connection = on_connection
+        self.keep_reports = keep_reports
+        self.dns = DnsCache(options.limits.max_dns_records)
+        self.keys = _KeySource(options.keylog, secrets_blocks if secrets_blocks is not None
+                               else [])
+        self.tracker = ConnectionTracker(options.ports, self._done, options.limits,
+                                         self.keys.secrets_for)
+        self.connections: list[ConnectionReport] = []
+        self.internal_errors: list[str] = []
+        self.malformed = 0
+        self.malformed_dns = 0
+        self.reported = 0
+        self.tls = 0
+        self.plaintext = 0
+        self.with_errors = 0
+
+    def _done(self, conn: ConnectionState) -> None:
+        conn_id = f"{self.index}:{conn.number}"
+        options = self.options
+        try:
+            report = build_report(conn, conn_id, options, self.dns)
+        except CaptureTlsError as exc:
+            # A fact that cannot be judged: report the connection without its certificates.
+            conn.malformed.append(("server", str(exc)))
+            conn.server_certificates = conn.client_certificates = None
+            report = build_report(conn, conn_id, options, self.dns)
+        except Exception as exc:  # a bug: reported as INTERNAL_ERROR, never fatal
+            self.internal_errors.append(f"{conn_id}: {type(exc).__name__}: {exc}")
+            return
+        self.internal_errors.extend(f"{conn_id}: {e}" for e in conn.internal_errors)
+        self.reported += 1
+        if report.tls is not None:
+            self.tls += 1
+        if report.outcome == "plaintext":
+            self.plaintext += 1
+        if any(f.severity == "error" for f in report.findings):
+            self.with_errors += 1
+        if self.keep_reports:
+            self.connections.append(report)
+        if self.on_connection is not None:
+            self.on_connection(report)
+
+    def run(self, frames: Iterable[RawFrame]) -> None:
+        """Decode each frame and hand its segment to the connection table (or its DNS answer
+        to the DNS cache)."""
+        dns = self.dns
+        segment = self.tracker.segment
+        for _ts, link_type, frame, _wirelen in frames:
+            try:
+                seg = decode_frame(link_type, frame)
+            except CaptureTlsError:
+                self.malformed += 1
+                continue
+            if seg is None:
+                continue
+            _v, src, dst, proto, sport, dport, seq, _ack, flags, payload, truncated = seg
+            if sport == _DNS_PORT and payload:
+                if _dns_answer(dns, _ts, proto, dst, payload):
+                    continue
+                self.malformed_dns += 1
+                if proto != _TCP:
+                    continue
+            if proto == _TCP:
+                segment(_ts, src + dst, sport, dport, seq, flags, payload, truncated)
+
+    def finish(self) -> None:
+        """End of input: the connections still in handshake are reported as they stand."""
+        self.tracker.finish_all()
+
+    def warnings(self, input_name: str) -> list[InputWarning]:
+        """The input-level warnings of what `run` saw (malformed packets, limits, bugs)."""
+        out: list[InputWarning] = []
+        if self.malformed:
+            out.append(
+                InputWarning("MALFORMED_PACKETS",
+                             f"{self.malformed} packets have link, IP or TCP headers that do not "
+                             "fit their lengths; they were skipped.", self.malformed, input_name)
+            )
+        if self.malformed_dns:
+            out.append(
+                InputWarning("MALFORMED_PACKETS",
+                             f"{self.malformed_dns} packets from port 53 are not DNS messages; "
+                             "they were not used to find the intended host.", self.malformed_dns,
+                             input_name)
+            )
+        if self.keys.embedded is not None:
+            for problem in self.keys.embedded.problems:
+                out.append(InputWarning("KEYLOG_PROBLEM", str(problem), 1, input_name))
+        dropped = self.tracker.connections_dropped_at_limit
+        if dropped:
+            out.append(
+                InputWarning("LIMIT_REACHED",
+                             f"{dropped} new connections were not followed: "
+                             f"{self.options.limits.max_connections_tracked} connections were "
+                             "already in handshake.", dropped, input_name)
+            )
+        if self.internal_errors:
+            out.append(
+                InputWarning("INTERNAL_ERROR",
+                             "capture-tls hit a bug on this input (please report it): "
+                             + "; ".join(self.internal_errors[:3]),
+                             len(self.internal_errors), input_name)
+            )
+        return out
 
 
 def analyze_file(
@@ -75,97 +204,30 @@ def analyze_file(
                          packets=0, first_packet=None, last_packet=None, error=str(exc))
         )
 
-    result = InputResult(
-        InputSummary(path=path, size=reader.size, sha256=None, format=reader.format,
-                     link_types=(), packets=0, first_packet=None, last_packet=None)
-    )
-    def done(conn: ConnectionState) -> None:
-        conn_id = f"{index}:{conn.number}"
-        try:
-            report = build_report(conn, conn_id, options, dns)
-        except CaptureTlsError as exc:
-            # A fact that cannot be judged: report the connection without its certificates.
-            conn.malformed.append(("server", str(exc)))
-            conn.server_certificates = conn.client_certificates = None
-            report = build_report(conn, conn_id, options, dns)
-        except Exception as exc:  # a bug: reported as INTERNAL_ERROR, never fatal
-            result.internal_errors.append(f"{conn_id}: {type(exc).__name__}: {exc}")
-            return
-        result.internal_errors.extend(f"{conn_id}: {e}" for e in conn.internal_errors)
-        result.connections.append(report)
-        if on_connection is not None:
-            on_connection(report)
-
-    dns = DnsCache(options.limits.max_dns_records)
-    keys = _KeySource(options.keylog, reader.secrets)
-    tracker = ConnectionTracker(options.ports, done, options.limits, keys.secrets_for)
-    segment = tracker.segment
-    malformed = 0
-    malformed_dns = 0
+    analysis = FrameAnalysis(index, options, on_connection, secrets_blocks=reader.secrets)
     try:
-        for _ts, link_type, frame, _wirelen in reader.frames():
-            try:
-                seg = decode_frame(link_type, frame)
-            except CaptureTlsError:
-                malformed += 1
-                continue
-            if seg is None:
-                continue
-            _v, src, dst, proto, sport, dport, seq, _ack, flags, payload, truncated = seg
-            if sport == _DNS_PORT and payload:
-                if _dns_answer(dns, _ts, proto, dst, payload):
-                    continue
-                malformed_dns += 1
-                if proto != _TCP:
-                    continue
-            if proto == _TCP:
-                segment(_ts, src + dst, sport, dport, seq, flags, payload, truncated)
-        tracker.finish_all()
+        analysis.run(reader.frames())
+        analysis.finish()
     finally:
         reader.close()
 
-    s = result.summary
-    result.summary = InputSummary(
-        path=s.path,
-        size=s.size,
-        sha256=file_sha256(path),
-        format=s.format,
-        link_types=tuple(sorted(_link_name(lt) for lt in reader.link_types)),
-        packets=reader.packets,
-        first_packet=iso_utc(reader.first_ts) if reader.first_ts is not None else None,
-        last_packet=iso_utc(reader.last_ts) if reader.last_ts is not None else None,
+    result = InputResult(
+        InputSummary(
+            path=path,
+            size=reader.size,
+            sha256=file_sha256(path),
+            format=reader.format,
+            link_types=tuple(sorted(link_type_name(lt) for lt in reader.link_types)),
+            packets=reader.packets,
+            first_packet=iso_utc(reader.first_ts) if reader.first_ts is not None else None,
+            last_packet=iso_utc(reader.last_ts) if reader.last_ts is not None else None,
+        ),
+        connections=analysis.connections,
+        internal_errors=analysis.internal_errors,
     )
     for p in reader.problems:
         result.warnings.append(InputWarning(p.code, p.message, p.count, path))
-    if malformed:
-        result.warnings.append(
-            InputWarning("MALFORMED_PACKETS",
-                         f"{malformed} packets have link, IP or TCP headers that do not fit "
-                         "their lengths; they were skipped.", malformed, path)
-        )
-    if keys.embedded is not None:
-        for problem in keys.embedded.problems:
-            result.warnings.append(InputWarning("KEYLOG_PROBLEM", str(problem), 1, path))
-    if malformed_dns:
-        result.warnings.append(
-            InputWarning("MALFORMED_PACKETS",
-                         f"{malformed_dns} packets from port 53 are not DNS messages; they were "
-                         "not used to find the intended host.", malformed_dns, path)
-        )
-    if tracker.connections_dropped_at_limit:
-        result.warnings.append(
-            InputWarning("LIMIT_REACHED",
-                         f"{tracker.connections_dropped_at_limit} new connections were not "
-                         f"followed: {options.limits.max_connections_tracked} connections were "
-                         "already in handshake.", tracker.connections_dropped_at_limit, path)
-        )
-    if result.internal_errors:
-        result.warnings.append(
-            InputWarning("INTERNAL_ERROR",
-                         "capture-tls hit a bug on this input (please report it): "
-                         + "; ".join(result.internal_errors[:3]),
-                         len(result.internal_errors), path)
-        )
+    result.warnings.extend(analysis.warnings(path))
     result.connections.sort(key=lambda c: (c.first_seen_ts, c.client.ip, c.client.port))
     return result
 
