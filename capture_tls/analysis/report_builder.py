@@ -98,7 +98,7 @@ def build_report(
     verify_ca, verify_identity = judged.verify_ca, judged.verify_identity
     per_client = clients.client_verdicts(
         judged.leaf, intended.name if intended else None, verify_ca, judged.chain_reason
-    )
+    ) if tls_facts is not None else ()  # no TLS: nothing for a client to verify
     family: str | None
     if options.client_family:
         family, family_source = options.client_family, "option"
