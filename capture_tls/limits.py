@@ -24,9 +24,11 @@ class Limits:
     # Out-of-order segments held per half-stream before the oldest missing range is declared
     # a gap. Real reordering on a LAN spans a handful of segments.
     max_out_of_order_segments: int = 256
-    # Connections tracked at once (in handshake). Each costs at most two half-stream buffers;
-    # 100k connections fit in a few hundred MB in the worst case, a SYN flood does not grow us.
-    max_connections_tracked: int = 100_000
+    # Connections in handshake at once. A connection that has sent only a SYN costs ~1.3 KB
+    # (state and its two table entries, measured with tracemalloc); 50,000 of them ~65 MB, so a
+    # SYN flood cannot grow us past that. Real captures have a few hundred at once. Reported
+    # connections keep only their keys (~0.3 KB) for a minute and do not count here.
+    max_connections_tracked: int = 50_000
     # A MySQL packet header allows 16 MiB; a greeting or SSLRequest is under 200 bytes, a
     # HandshakeResponse41 with attributes a few KiB.
     max_mysql_packet_bytes: int = 64 * 1024

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from capture_tls.errors import CaptureTlsError, ProtocolError
 from capture_tls.limits import Limits
@@ -30,6 +31,8 @@ from capture_tls.protocols import tls13 as tls13p
 from capture_tls.reassembly.tcp import HalfStream, StreamGap
 
 __all__ = ["AlertSeen", "ConnectionState", "LadderStep"]
+
+_T = TypeVar("_T")
 
 # Client phases
 C_FIRST = "first"  # waiting for SSLRequest or HandshakeResponse41 (or, mid-capture, TLS)
@@ -137,25 +140,26 @@ class ConnectionState:
     client_protected_records: int = 0
     client_first_protected_len: int | None = None
     server_protected_records: int = 0
-    alerts: list[AlertSeen] = field(default_factory=list)
-    # Stream and capture problems
+    alerts: tuple[AlertSeen, ...] = ()
+    # Stream and capture problems. Tuples, not lists: most connections have none, and an empty
+    # tuple costs nothing (a flood of half-open connections is paid per connection).
     client_fin: bool = False
     client_closed_by_alert: bool = False
     client_app_data: bool = False  # the client sent application data (its login) under TLS
     server_fin: bool = False
     client_rst: bool = False
     server_rst: bool = False
-    gaps: list[tuple[str, int, int]] = field(default_factory=list)  # (sender, offset, length)
-    truncated: list[str] = field(default_factory=list)  # senders whose payload the snaplen cut
-    malformed: list[tuple[str, str]] = field(default_factory=list)  # (sender, what)
-    ladder: list[LadderStep] = field(default_factory=list)
-    internal_errors: list[str] = field(default_factory=list)
+    gaps: tuple[tuple[str, int, int], ...] = ()  # (sender, offset, length)
+    truncated: tuple[str, ...] = ()  # senders whose payload the snaplen cut
+    malformed: tuple[tuple[str, str], ...] = ()  # (sender, what)
+    ladder: tuple[LadderStep, ...] = ()
+    internal_errors: tuple[str, ...] = ()
     # TLS 1.3 decryption with a key log (None: no key log given for this input)
     keylog: Callable[[bytes], dict[str, bytes] | None] | None = None
     tls13_reader: tls13p.Tls13HandshakeReader | None = None
     keylog_missing: bool = False  # a key log was given, but not this client random's secrets
-    decryption_errors: list[tuple[str, str]] = field(default_factory=list)  # (sender, why)
-    decryption_broken: set[str] = field(default_factory=set)
+    decryption_errors: tuple[tuple[str, str], ...] = ()  # (sender, why)
+    decryption_broken: frozenset[str] = frozenset()
     decrypted_records: int = 0
     client_finished: bool = False
     negotiated_alpn: str | None = None
@@ -163,8 +167,8 @@ class ConnectionState:
     def __post_init__(self) -> None:
         self.c2s = HalfStream(self.limits)
         self.s2c = HalfStream(self.limits)
-        self.c_mysql = mysql.MysqlPacketReader(self.limits)
-        self.s_mysql = mysql.MysqlPacketReader(self.limits)
+        self.c_mysql = None  # made on the first byte: a SYN-only connection costs less
+        self.s_mysql = None
         self.last_ts = self.first_ts
 
     # ---- entry points used by the tracker -------------------------------------------------
@@ -187,7 +191,7 @@ class ConnectionState:
                     if self.done:
                         return
                 if truncated and not self.done:
-                    self.truncated.append(sender)
+                    self.truncated += _one(sender)
                     self._direction_lost(from_client)
         if flags & 0x04:  # RST
             if from_client:
@@ -221,8 +225,8 @@ class ConnectionState:
         """After the report is made: keep only what the connection table needs."""
         self.server_certificates = self.client_certificates = None
         self.client_hello = self.server_hello = None
-        self.ladder = []
-        self.alerts = []
+        self.ladder = ()
+        self.alerts = ()
 
     def finish_now(self) -> None:
         """Stop without reading anything more (after an internal error)."""
@@ -245,7 +249,7 @@ class ConnectionState:
         for sender, stream in (("client", self.c2s), ("server", self.s2c)):
             gap = stream.pending_gap()
             if gap is not None and gap.length:
-                self.gaps.append((sender, gap.offset, gap.length))
+                self.gaps += _one((sender, gap.offset, gap.length))
         self.done = True
         self.c2s.drop_buffers()
         self.s2c.drop_buffers()
@@ -256,7 +260,7 @@ class ConnectionState:
 
     def _step(self, ts: float, sender: str, label: str) -> None:
         if len(self.ladder) < _MAX_LADDER_STEPS:
-            self.ladder.append(LadderStep(ts, sender, label))
+            self.ladder += _one(LadderStep(ts, sender, label))
 
     def _direction_lost(self, from_client: bool) -> None:
         """This direction cannot be parsed any further."""
@@ -270,7 +274,7 @@ class ConnectionState:
     def _deliver(self, ts: float, from_client: bool, chunk: bytes | StreamGap) -> None:
         sender = "client" if from_client else "server"
         if isinstance(chunk, StreamGap):
-            self.gaps.append((sender, chunk.offset, chunk.length))
+            self.gaps += _one((sender, chunk.offset, chunk.length))
             self._direction_lost(from_client)
             return
         try:
@@ -279,7 +283,7 @@ class ConnectionState:
             else:
                 self._server_bytes(ts, chunk)
         except ProtocolError as exc:
-            self.malformed.append((sender, str(exc)))
+            self.malformed += _one((sender, str(exc)))
             self._direction_lost(from_client)
 
     # -- client direction --
@@ -287,7 +291,8 @@ class ConnectionState:
     def _client_bytes(self, ts: float, data: bytes) -> None:
         if self.c_phase == C_FIRST:
             reader = self.c_mysql
-            assert reader is not None
+            if reader is None:
+                reader = self.c_mysql = mysql.MysqlPacketReader(self.limits)
             if not self.c_mysql_fed and tls.starts_like_tls_record(data):
                 self.tls_without_ssl_request = True
                 self._client_enter_tls(ts, "tls-record", data)
@@ -352,7 +357,8 @@ class ConnectionState:
         if phase == S_DONE:
             return
         reader = self.s_mysql
-        assert reader is not None
+        if reader is None:
+            reader = self.s_mysql = mysql.MysqlPacketReader(self.limits)
         if (
             phase in (S_GREETING, S_WAIT_CLIENT)
             and not self.s_mysql_fed
@@ -456,7 +462,7 @@ class ConnectionState:
                 name = _HANDSHAKE_NAMES.get(ev.msg_type, f"Handshake {ev.msg_type}")
                 self._step(ts, sender, name)
         elif isinstance(ev, tls.Alert):
-            self.alerts.append(AlertSeen(sender, ev.level, ev.description, False,
+            self.alerts += _one(AlertSeen(sender, ev.level, ev.description, False,
                                          self._server_certificate_sent(), ts))
             self._step(ts, sender, f"Alert {tls.alert_description_name(ev.description)}"
                                    f" ({'fatal' if ev.level == 2 else 'warning'})")
@@ -495,7 +501,7 @@ class ConnectionState:
             self.keylog_missing = True
             return
         except tls13p.DecryptionFailed as exc:
-            self.decryption_errors.append(("server", str(exc)))
+            self.decryption_errors += _one(("server", str(exc)))
             return
         self.tls13_reader = tls13p.Tls13HandshakeReader(decryptor, self.limits)
 
@@ -513,8 +519,8 @@ class ConnectionState:
         except tls13p.SecretUnavailable:
             return False  # application data after Finished without *_TRAFFIC_SECRET_0
         except CaptureTlsError as exc:
-            self.decryption_errors.append((sender, str(exc)))
-            self.decryption_broken.add(sender)
+            self.decryption_errors += _one((sender, str(exc)))
+            self.decryption_broken |= {sender}
             return False
         self.decrypted_records += 1
         for item in events:
@@ -536,7 +542,7 @@ class ConnectionState:
                 self.client_protected_records = max(self.client_protected_records, 2)
                 self._stop()
         elif isinstance(item, tls.Alert):
-            self.alerts.append(AlertSeen(sender, item.level, item.description, True,
+            self.alerts += _one(AlertSeen(sender, item.level, item.description, True,
                                          self._server_certificate_sent(), ts,
                                          from_client and self.client_finished))
             self._step(ts, sender, f"Alert {tls.alert_description_name(item.description)}"
@@ -578,7 +584,7 @@ class ConnectionState:
             # client's certificate rejection looks like this). n >= 2: after its Finished, the
             # client closed the session (close_notify) without logging in.
             after_finished = n >= 2
-            self.alerts.append(AlertSeen(sender, None, None, True,
+            self.alerts += _one(AlertSeen(sender, None, None, True,
                                          self._server_certificate_sent(), ts, after_finished))
             self._step(ts, sender, "Alert (encrypted" + (", by its length)" if ev.content_type
                                                          != 21 else ")"))
@@ -604,6 +610,11 @@ class ConnectionState:
             if self.done:
                 return
         self._stop()
+
+
+def _one(item: _T) -> tuple[_T]:
+    """`self.x += _one(item)`: append to a tuple field."""
+    return (item,)
 
 
 _HANDSHAKE_NAMES = {

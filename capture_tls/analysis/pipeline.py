@@ -100,7 +100,7 @@ class FrameAnalysis:
             report = build_report(conn, conn_id, options, self.dns)
         except CaptureTlsError as exc:
             # A fact that cannot be judged: report the connection without its certificates.
-            conn.malformed.append(("server", str(exc)))
+            conn.malformed += (("server", str(exc)),)
             conn.server_certificates = conn.client_certificates = None
             report = build_report(conn, conn_id, options, self.dns)
         except Exception as exc:  # a bug: reported as INTERNAL_ERROR, never fatal

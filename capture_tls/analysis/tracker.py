@@ -38,12 +38,30 @@ def _addr(raw: bytes) -> str:
     return str(ip_address(raw))
 
 
+# How long (capture time) a finished connection's ports stay known after its last segment, so
+# that its late segments (the server's answer after the client's RST, retransmissions) are not
+# taken for a new connection. Finished entries do not count against max_connections_tracked.
+_DONE_GRACE_SECONDS = 60.0
+
+
+class _Finished:
+    """What stays of a connection whose report is made: its keys and when it was last seen
+    (a few dozen bytes instead of the connection's state)."""
+
+    __slots__ = ("keys", "last_ts")
+    done = True
+
+    def __init__(self, keys: tuple[FlowKey, FlowKey], last_ts: float) -> None:
+        self.keys = keys
+        self.last_ts = last_ts
+
+
 class _Entry:
     """A tracked connection and the direction of the key that maps to it."""
 
     __slots__ = ("conn", "from_client")
 
-    def __init__(self, conn: ConnectionState, from_client: bool) -> None:
+    def __init__(self, conn: ConnectionState | _Finished, from_client: bool) -> None:
         self.conn = conn
         self.from_client = from_client
 
@@ -68,10 +86,12 @@ class ConnectionTracker:
         self.created = 0  # connections numbered in order of their first packet
         self.connections_dropped_at_limit = 0
         self.segments_after_done = 0
+        self.active = 0  # connections in handshake (not yet reported)
 
     @property
     def tracked(self) -> int:
-        return len({id(e.conn) for e in self._table.values()})
+        """Connections in handshake: what max_connections_tracked bounds."""
+        return self.active
 
     def segment(self, ts: float, addrs: bytes, sport: int, dport: int, seq: int,
                 flags: int, payload: bytes, truncated: bool) -> None:
@@ -79,14 +99,15 @@ class ConnectionTracker:
         entry = self._table.get(key)
         if entry is not None:
             conn = entry.conn
-            if conn.done:
+            if isinstance(conn, _Finished):
                 if flags & _SYN and not flags & _ACK and entry.from_client:
-                    self._forget(conn)  # the same ports, a new connection
+                    self._drop_keys(conn.keys)  # the same ports, a new connection
                 else:
                     # The handshake is known: this costs one lookup. The entry stays until the
-                    # connection idles out or its ports are reused, so late segments (the
-                    # server's answer after a client's RST) never look like a new connection.
+                    # ports are quiet for a while or reused, so late segments (the server's
+                    # answer after a client's RST) never look like a new connection.
                     self.segments_after_done += 1
+                    conn.last_ts = ts
                     return
             else:
                 if flags & _SYN and not flags & _ACK and entry.from_client and (
@@ -129,9 +150,9 @@ class ConnectionTracker:
             and sport not in self.ports
         ):
             return  # a SYN on another port: wait for the greeting
-        if len(self._table) >= 2 * self.limits.max_connections_tracked:
+        if self.active >= self.limits.max_connections_tracked:
             self.expire_idle(ts)
-            if len(self._table) >= 2 * self.limits.max_connections_tracked:
+            if self.active >= self.limits.max_connections_tracked:
                 self.connections_dropped_at_limit += 1
                 return
         half = len(addrs) // 2
@@ -148,6 +169,7 @@ class ConnectionTracker:
             keylog=self.keylog,
         )
         self.created += 1
+        self.active += 1
         conn.number = self.created
         ckey = (client[0] + server[0], client[1], server[1])
         skey = (server[0] + client[0], server[1], client[1])
@@ -160,32 +182,44 @@ class ConnectionTracker:
         try:
             conn.segment(ts, from_client, seq, flags, payload, truncated)
         except Exception as exc:  # not the project's own: a bug, reported, never fatal
-            conn.internal_errors.append(f"{type(exc).__name__}: {exc}")
+            conn.internal_errors += (f"{type(exc).__name__}: {exc}",)
             conn.finish_now()
         if conn.done:
             self._report(conn)
 
     def lookup(self, addrs: bytes, sport: int, dport: int) -> tuple[ConnectionState, bool] | None:
-        """The connection a segment with this flow key belongs to, and whether it comes from
-        the client; None for a flow that is not tracked."""
+        """The connection in handshake a segment with this flow key belongs to, and whether it
+        comes from the client; None for a flow that is not tracked or already reported."""
         entry = self._table.get((addrs, sport, dport))
-        return None if entry is None else (entry.conn, entry.from_client)
+        if entry is None or isinstance(entry.conn, _Finished):
+            return None
+        return entry.conn, entry.from_client
 
     def expire_idle(self, now: float) -> None:
-        """Finish connections whose last segment is older than the idle timeout."""
-        limit = now - self.limits.idle_timeout_seconds
-        stale = {id(e.conn): e.conn for e in self._table.values() if e.conn.last_ts < limit}
-        for conn in stale.values():
-            if conn.done:
-                self._forget(conn)
-            else:
-                self._finish(conn)
+        """Finish connections in handshake idle for longer than the idle timeout; forget the
+        ports of reported connections quiet for longer than the grace period."""
+        idle_limit = now - self.limits.idle_timeout_seconds
+        done_limit = now - _DONE_GRACE_SECONDS
+        stale_conns: dict[int, ConnectionState] = {}
+        stale_done: dict[int, _Finished] = {}
+        for e in self._table.values():
+            c = e.conn
+            if isinstance(c, _Finished):
+                if c.last_ts < done_limit:
+                    stale_done[id(c)] = c
+            elif c.last_ts < idle_limit:
+                stale_conns[id(c)] = c
+        for finished in stale_done.values():
+            self._drop_keys(finished.keys)
+        for conn in stale_conns.values():
+            self._finish(conn)
 
     def finish_all(self) -> None:
         """End of input: every connection still in handshake is finished now."""
-        conns = {id(e.conn): e.conn for e in self._table.values()}
+        conns = {id(e.conn): e.conn for e in self._table.values()
+                 if not isinstance(e.conn, _Finished)}
         for conn in conns.values():
-            if not conn.done:
+            if isinstance(conn, ConnectionState) and not conn.done:
                 self._finish(conn)
         self._table.clear()
 
@@ -193,21 +227,27 @@ class ConnectionTracker:
         try:
             conn.finish()
         except Exception as exc:  # not the project's own: a bug, reported, never fatal
-            conn.internal_errors.append(f"{type(exc).__name__}: {exc}")
+            conn.internal_errors += (f"{type(exc).__name__}: {exc}",)
             conn.finish_now()
         self._report(conn)
-        self._forget(conn)
+        self._drop_keys(self._keys(conn))
 
     def _report(self, conn: ConnectionState) -> None:
+        """The handshake is known: make the report, then keep only the connection's keys."""
+        self.active -= 1
         if conn.has_handshake_evidence():
             self._on_done(conn)
         conn.release()
-
-    def _forget(self, conn: ConnectionState) -> None:
-        for key in self._keys(conn):
+        keys = self._keys(conn)
+        marker = _Finished(keys, conn.last_ts)
+        for key in keys:
             entry = self._table.get(key)
             if entry is not None and entry.conn is conn:
-                del self._table[key]
+                entry.conn = marker
+
+    def _drop_keys(self, keys: tuple[FlowKey, FlowKey]) -> None:
+        for key in keys:
+            self._table.pop(key, None)
 
     @staticmethod
     def _keys(conn: ConnectionState) -> tuple[FlowKey, FlowKey]:
