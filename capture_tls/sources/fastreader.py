@@ -1,0 +1,734 @@
+"""The project's own pcap/pcapng reader: the hot path, with scapy's reader kept as the check.
+
+Measured (see "Figures" below for the machine and the commands) ... filled in below.
+
+Theory of operation
+-------------------
+The file is read in large chunks (`chunk_size`, 8 MiB by default) into one `bytes` buffer;
+records are walked with precompiled `struct.Struct.unpack_from` on that buffer, and frames and
+payloads are slices of it. A record that runs past the end of the buffer is completed by
+carrying the buffer's tail into the next read (`buf[pos:] + f.read(...)`), so memory holds at
+most one chunk plus one record (a pcapng block is bounded by `_MAX_BLOCK_BYTES`): flat, whatever
+the file size. There is no per-packet `read()` and no per-packet object besides the yielded
+tuple and its payload slice.
+
+`segments()` fuses the record loop with header decoding: Ethernet, Linux cooked v1 (SLL) and
+v2 (SLL2) carrying IPv4 without options (IHL 5, not a fragment) or IPv6 without extension
+headers, with TCP, are decoded inline by one `unpack_from` each. Every other frame (VLAN tags,
+BSD/raw-IP link types, IP options, fragments, IPv6 extension headers, UDP, frames cut by the
+snap length, TSO frames with a zero IP length) goes through `frames.decode_frame` on the frame
+slice, so the result is always what decode_frame gives. decode_frame's `ProtocolError` is
+counted in `malformed_frames`, never raised.
+
+Semantics are those of the scapy-based `CaptureReader` in captures.py, including its damage
+handling (TRUNCATED_FILE, DAMAGED_BLOCK with the same messages and the same resynchronisation
+after a bad pcapng block length), its handling of pcapng sections, if_tsresol, if_tsoffset,
+Simple Packet Blocks (no time: the previous frame's), obsolete Packet Blocks, Decryption
+Secrets Blocks, and the few places where scapy's own block handlers refuse a block (an EPB
+flags or process-information option of the wrong size, a Process Information Block shorter
+than 4 bytes, a Section Header Block of major version other than 1): each of those is skipped
+as "unreadable contents", as there. tests/test_fastreader.py checks both readers frame for
+frame on every sample, on damaged files and on random chunk sizes.
+
+Timestamps are computed exactly as there: an integer tick count divided by an integer
+resolution (`int / int` is correctly rounded in Python), plus the interface's if_tsoffset.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from capture_tls.errors import InputError, ProtocolError
+from capture_tls.sources.captures import (
+    _KNOWN_BLOCK_TYPES,
+    _MAX_BLOCK_BYTES,
+    _MAX_FRAME_BYTES,
+    _MAX_PCAP_RECORD_BYTES,
+    _RESYNC_WINDOW_BYTES,
+    _SHB,
+    DAMAGED_BLOCK,
+    TRUNCATED_FILE,
+    CaptureReader,
+    RawFrame,
+    Segment,
+    _Problems,
+)
+from capture_tls.sources.frames import decode_frame
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "FastCaptureReader", "open_fast"]
+
+DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
+
+_U32 = {"<": struct.Struct("<I").unpack_from, ">": struct.Struct(">I").unpack_from}
+_U16 = {"<": struct.Struct("<H").unpack_from, ">": struct.Struct(">H").unpack_from}
+_HDR = {"<": struct.Struct("<II").unpack_from, ">": struct.Struct(">II").unpack_from}
+_HH = {"<": struct.Struct("<HH").unpack_from, ">": struct.Struct(">HH").unpack_from}
+_I64 = {"<": struct.Struct("<q").unpack_from, ">": struct.Struct(">q").unpack_from}
+# pcap record header: seconds, fraction, captured length, original length
+_PCAP_REC = {"<": struct.Struct("<IIII").unpack_from, ">": struct.Struct(">IIII").unpack_from}
+# An Enhanced Packet Block's header and fixed fields in one go: type, total length, interface
+# id, timestamp high, timestamp low, captured length, original length.
+_EPB = {"<": struct.Struct("<7I").unpack_from, ">": struct.Struct(">7I").unpack_from}
+# Fixed fields of a block body (offset 0 of the body): EPB (interface, captured length),
+# obsolete PB (interface, drops, ts high, ts low, caplen, wirelen), IDB (link, snaplen).
+_EPB_BODY = {"<": struct.Struct("<IIIII").unpack_from, ">": struct.Struct(">IIIII").unpack_from}
+_PB_BODY = {"<": struct.Struct("<HH4I").unpack_from, ">": struct.Struct(">HH4I").unpack_from}
+_IDB_BODY = {"<": struct.Struct("<HxxI").unpack_from, ">": struct.Struct(">HxxI").unpack_from}
+
+_BOM_LE = b"\x4d\x3c\x2b\x1a"
+_BOM_BE = b"\x1a\x2b\x3c\x4d"
+_MAX_FAST_EPB = 32 + _MAX_FRAME_BYTES  # larger blocks take the slow path (frame cut there)
+
+# Link types decoded inline: (offset of the ethertype, offset of the IP header).
+_FUSED_LINKS: dict[int, tuple[int, int]] = {1: (12, 14), 113: (14, 16), 276: (0, 20)}
+
+
+def _fused_structs(eoff: int, ipoff: int) -> tuple[Any, Any]:
+    gap = ipoff - eoff - 2
+    # ethertype, [gap], version/IHL, total length, flags/fragment, protocol, src+dst (8 bytes),
+    # TCP: src port, dst port, seq, data offset + flags (16 bits)
+    v4 = struct.Struct(f"!H{gap}xBxH2xH1xB2x8sHHI4xH").unpack_from if gap else \
+        struct.Struct("!HBxH2xH1xB2x8sHHI4xH").unpack_from
+    # ethertype, [gap], version byte, payload length, next header, src+dst (32 bytes), TCP
+    v6 = struct.Struct(f"!H{gap}xB3xHB1x32sHHI4xH").unpack_from if gap else \
+        struct.Struct("!HB3xHB1x32sHHI4xH").unpack_from
+    return v4, v6
+
+
+# link type -> (ethertype offset, IP offset, IPv4+TCP unpacker, IPv6+TCP unpacker)
+_FUSED: dict[int, tuple[int, int, Any, Any]] = {
+    lt: (e, i, *_fused_structs(e, i)) for lt, (e, i) in _FUSED_LINKS.items()
+}
+
+# What the block-by-block path returns for a packet: (timestamp, or None for "the previous
+# frame's" (a Simple Packet Block), link type, frame bytes, original length).
+_BlockFrame = tuple[float | None, int, bytes, int]
+
+
+class _Unreadable(Exception):
+    """A block whose framing is fine but which scapy's handler refuses (EOFError there)."""
+
+
+def _options(data: bytes, start: int, stop: int, endian: str) -> dict[int, bytes]:
+    """pcapng options in data[start:stop], as scapy's `_read_options` reads them: the last
+    occurrence of a code wins, a value that does not fit is ignored, code 0 ends the list."""
+    hh = _HH[endian]
+    opts: dict[int, bytes] = {}
+    off = start
+    while stop - off >= 4:
+        code, length = hh(data, off)
+        voff = off + 4
+        if code == 0:
+            break
+        if voff + length <= stop:
+            opts[code] = data[voff : voff + length]
+        off = voff + length + (-length % 4)
+    return opts
+
+
+def _epb_options_ok(data: bytes, start: int, stop: int, endian: str) -> bool:
+    """False where scapy's EPB handler would raise: a flags option (2) that is not empty and
+    not 4 bytes, or a process information index (0x8001, 0x8003) that is not 4 bytes."""
+    opts = _options(data, start, stop, endian)
+    flags = opts.get(2)
+    if flags and len(flags) != 4:
+        return False
+    for code in (0x8001, 0x8003):
+        v = opts.get(code)
+        if v is not None and len(v) != 4:
+            return False
+    return True
+
+
+# An interface: (link type, snap length, tsresol (an int: ticks per second), tsoffset)
+_Interface = tuple[int, int, int, int]
+
+
+@dataclass(eq=False)
+class FastCaptureReader(CaptureReader):
+    """`CaptureReader` read by this module (see the module docstring). `frames()` yields the
+    same tuples as the scapy engine; `segments()` yields decoded TCP/UDP segments."""
+
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    # Where records start (after the pcap header or the first Section Header Block), the byte
+    # order of the file (pcap) or of the first section (pcapng), and pcap's link type and
+    # time divisor.
+    _start: int = field(default=0, repr=False)
+    _endian: str = field(default="<", repr=False)
+    _pcap_link: int = field(default=0, repr=False)
+    _pcap_div: int = field(default=1_000_000, repr=False)
+
+    # --- public iteration --------------------------------------------------------------------
+
+    def frames(self) -> Iterator[RawFrame]:
+        if self._file is None:
+            return
+        try:
+            if self.format == "pcap":
+                yield from self._pcap_loop(False)
+            else:
+                yield from self._pcapng_loop(False)
+        finally:
+            self.close()
+
+    def segments(self) -> Iterator[Segment]:
+        if self._file is None:
+            return
+        try:
+            if self.format == "pcap":
+                yield from self._pcap_loop(True)
+            else:
+                yield from self._pcapng_loop(True)
+        finally:
+            self.close()
+
+    # --- buffer ------------------------------------------------------------------------------
+
+    def _refill(self, buf: bytes, pos: int, base: int, need: int) -> tuple[bytes, int]:
+        """A buffer holding buf[pos:] and then at least `need` bytes from pos (or up to the end
+        of the file), and its file offset. The file is positioned after the buffer."""
+        f = self._file
+        assert f is not None
+        have = len(buf) - pos
+        start = base + len(buf)
+        want = max(self.chunk_size, need - have)
+        want = min(want, self.size - start)
+        more = f.read(want) if want > 0 else b""
+        return (buf[pos:] + more if have else more), base + pos
+
+    # --- pcap --------------------------------------------------------------------------------
+
+    def _pcap_loop(self, decode: bool) -> Iterator[tuple[Any, ...]]:
+        size = self.size
+        link = self._pcap_link
+        div = self._pcap_div
+        rec = _PCAP_REC[self._endian]
+        problems = _Problems()
+        problems.items = self.problems
+        self.link_types.add(link)
+        fused = _FUSED.get(link) if decode else None
+        if fused is not None:
+            eoff, ipoff, v4, v6 = fused
+            min4 = ipoff + 40
+            min6 = ipoff + 60
+        else:
+            eoff = ipoff = 0
+            v4 = v6 = None
+            min4 = min6 = 1 << 62
+        max_rec = _MAX_PCAP_RECORD_BYTES
+        assert self._file is not None
+        self._file.seek(self._start)
+        buf = b""
+        pos = 0
+        base = self._start
+        n = 0
+        count = 0
+        malformed = 0
+        first: float | None = None
+        ts = 0.0
+        caplen = 0
+        try:
+            while True:
+                end = -1
+                if pos + 16 <= n:
+                    sec, frac, caplen, wirelen = rec(buf, pos)
+                    end = pos + 16 + caplen
+                    if end > n or caplen > max_rec:
+                        end = -1
+                if end < 0:
+                    # Slow path: refill the buffer, or find the file's end or damage.
+                    here = base + pos
+                    left = size - here
+                    if left < 16:
+                        if left != 0:
+                            problems.add(TRUNCATED_FILE, f"file cut short: {left} bytes of a "
+                                         f"record header at byte offset {here}, after "
+                                         f"{count} packets")
+                        break
+                    if pos + 16 > n:
+                        buf, base = self._refill(buf, pos, base, 16)
+                        pos = 0
+                        n = len(buf)
+                        if n < 16:  # the file shrank under us
+                            problems.add(TRUNCATED_FILE, f"file cut short: record header at "
+                                         f"byte offset {here}, after {count} packets")
+                            break
+                    caplen = rec(buf, pos)[2]
+                    if caplen > max_rec:
+                        problems.add(DAMAGED_BLOCK, f"record at byte offset {here} claims "
+                                     f"{caplen} captured bytes; reading stopped after "
+                                     f"{count} packets")
+                        break
+                    if left - 16 < caplen:
+                        problems.add(TRUNCATED_FILE, f"file cut short: record at byte offset "
+                                     f"{here} holds {left - 16} of its {caplen} bytes, after "
+                                     f"{count} packets")
+                        break
+                    buf, base = self._refill(buf, pos, base, 16 + caplen)
+                    pos = 0
+                    n = len(buf)
+                    if n < 16 + caplen:
+                        problems.add(TRUNCATED_FILE, f"file cut short: record at byte offset "
+                                     f"{here} holds {n - 16} of its {caplen} bytes, after "
+                                     f"{count} packets")
+                        break
+                    continue
+                fs = pos + 16
+                pos = end
+                ts = (sec * div + frac) / div
+                if first is None:
+                    first = ts
+                count += 1
+                if not decode:
+                    yield (ts, link, buf[fs:end], wirelen)
+                    continue
+                if caplen >= min4:
+                    et, vihl, total, frag, proto, addrs, sport, dport, seq, df = v4(
+                        buf, fs + eoff)
+                    if et == 0x0800:
+                        if vihl == 0x45 and proto == 6 and not frag & 0x3FFF:
+                            hl = (df >> 12) << 2
+                            ipend = fs + ipoff + total
+                            if hl >= 20 and total >= 20 + hl and ipend <= end:
+                                yield (ts, 6, addrs, sport, dport, seq, df & 0x1FF,
+                                       buf[fs + ipoff + 20 + hl : ipend], False)
+                                continue
+                    elif et == 0x86DD and caplen >= min6:
+                        et, vb, plen, nh, addrs, sport, dport, seq, df = v6(buf, fs + eoff)
+                        if nh == 6 and vb >> 4 == 6:
+                            hl = (df >> 12) << 2
+                            ipend = fs + ipoff + 40 + plen
+                            if hl >= 20 and plen >= hl and ipend <= end:
+                                yield (ts, 6, addrs, sport, dport, seq, df & 0x1FF,
+                                       buf[fs + ipoff + 40 + hl : ipend], False)
+                                continue
+                try:
+                    seg = decode_frame(link, buf[fs:end])
+                except ProtocolError:
+                    malformed += 1
+                    continue
+                if seg is not None:
+                    yield (ts, seg[3], seg[1] + seg[2], seg[4], seg[5], seg[6], seg[8],
+                           seg[9], seg[10])
+        finally:
+            self.packets = count
+            self.first_ts = first
+            if count:
+                self.last_ts = ts
+            self.malformed_frames += malformed
+
+    # --- pcapng ------------------------------------------------------------------------------
+
+    def _pcapng_loop(self, decode: bool) -> Iterator[tuple[Any, ...]]:
+        st = _NgState(self)
+        link_types = self.link_types
+        count = 0
+        malformed = 0
+        first: float | None = None
+        ts = 0.0
+        u32 = _U32[st.endian]
+        epbh = _EPB[st.endian]
+        buf = b""
+        pos = 0
+        n = 0
+        base = st.base
+        ifs = st.interfaces
+        nifs = 0
+        cur_id = -1
+        link = tsresol = tsoff = 0
+        eoff = ipoff = 0
+        v4: Any = None
+        v6: Any = None
+        min4 = min6 = 1 << 62
+        endian = st.endian
+        fast_max = _MAX_FAST_EPB
+        try:
+            while True:
+                fs = -1
+                if pos + 28 <= n:
+                    btype, blen, intid, hi, lo, caplen, wirelen = epbh(buf, pos)
+                    end = pos + blen
+                    if (btype == 6 and 32 + caplen <= blen <= fast_max and end <= n
+                            and not blen & 3 and u32(buf, end - 4)[0] == blen):
+                        if intid != cur_id and intid < nifs:
+                            cur_id = intid
+                            link, _snap, tsresol, tsoff = ifs[intid]
+                            if link not in link_types:
+                                link_types.add(link)
+                            fused = _FUSED.get(link) if decode else None
+                            if fused is None:
+                                min4 = min6 = 1 << 62
+                            else:
+                                eoff, ipoff, v4, v6 = fused
+                                min4 = ipoff + 40
+                                min6 = ipoff + 60
+                        if intid == cur_id:
+                            fs = pos + 28
+                            optstart = fs + caplen + (-caplen & 3)
+                            if end - 4 - optstart >= 4 and not _epb_options_ok(
+                                    buf, optstart, end - 4, endian):
+                                fs = -1
+                if fs < 0:
+                    # Slow path: any other block, a block past the buffer, damage.
+                    st.buf, st.pos, st.base = buf, pos, base
+                    if cur_id >= 0:
+                        st.cur_tsoffset = tsoff
+                    res = st.block()
+                    buf, pos, base = st.buf, st.pos, st.base
+                    n = len(buf)
+                    # Interfaces and byte order may have changed: reload.
+                    ifs = st.interfaces
+                    nifs = len(ifs)
+                    cur_id = -1
+                    if endian != st.endian:
+                        endian = st.endian
+                        u32 = _U32[endian]
+                        epbh = _EPB[endian]
+                    if res is None:
+                        if st.stopped:
+                            break
+                        continue
+                    rts, rlink, data, wirelen = res
+                    if rts is not None:
+                        ts = rts
+                    if rlink not in link_types:
+                        link_types.add(rlink)
+                    if first is None:
+                        first = ts
+                    count += 1
+                    if not decode:
+                        yield (ts, rlink, data, wirelen)
+                        continue
+                    try:
+                        seg = decode_frame(rlink, data)
+                    except ProtocolError:
+                        malformed += 1
+                        continue
+                    if seg is not None:
+                        yield (ts, seg[3], seg[1] + seg[2], seg[4], seg[5], seg[6], seg[8],
+                               seg[9], seg[10])
+                    continue
+                pos = end
+                ts = ((hi << 32) | lo) / tsresol + tsoff
+                if first is None:
+                    first = ts
+                count += 1
+                fend = fs + caplen
+                if not decode:
+                    yield (ts, link, buf[fs:fend], wirelen)
+                    continue
+                if caplen >= min4:
+                    et, vihl, total, frag, proto, addrs, sport, dport, seq, df = v4(
+                        buf, fs + eoff)
+                    if et == 0x0800:
+                        if vihl == 0x45 and proto == 6 and not frag & 0x3FFF:
+                            hl = (df >> 12) << 2
+                            ipend = fs + ipoff + total
+                            if hl >= 20 and total >= 20 + hl and ipend <= fend:
+                                yield (ts, 6, addrs, sport, dport, seq, df & 0x1FF,
+                                       buf[fs + ipoff + 20 + hl : ipend], False)
+                                continue
+                    elif et == 0x86DD and caplen >= min6:
+                        et, vb, plen, nh, addrs, sport, dport, seq, df = v6(buf, fs + eoff)
+                        if nh == 6 and vb >> 4 == 6:
+                            hl = (df >> 12) << 2
+                            ipend = fs + ipoff + 40 + plen
+                            if hl >= 20 and plen >= hl and ipend <= fend:
+                                yield (ts, 6, addrs, sport, dport, seq, df & 0x1FF,
+                                       buf[fs + ipoff + 40 + hl : ipend], False)
+                                continue
+                try:
+                    seg = decode_frame(link, buf[fs:fend])
+                except ProtocolError:
+                    malformed += 1
+                    continue
+                if seg is not None:
+                    yield (ts, seg[3], seg[1] + seg[2], seg[4], seg[5], seg[6], seg[8],
+                           seg[9], seg[10])
+        finally:
+            self.packets = count
+            self.first_ts = first
+            if count:
+                self.last_ts = ts
+            self.malformed_frames += malformed
+            for p in self.problems:
+                if p.code == TRUNCATED_FILE and "after" not in p.message:
+                    p.message += f", after {count} packets"
+
+
+class _NgState:
+    """The pcapng reader's state between blocks, and the block-by-block path for everything
+    that is not a well-formed Enhanced Packet Block inside the buffer (the hot loop handles
+    those). Mirrors captures._PcapNgReader._read_block and its handlers."""
+
+    def __init__(self, reader: FastCaptureReader) -> None:
+        self.reader = reader
+        f = reader._file
+        assert f is not None
+        self.f: IO[bytes] = f
+        self.size = reader.size
+        self.problems = _Problems()
+        self.problems.items = reader.problems
+        self.secrets = reader.secrets
+        self.buf = b""
+        self.pos = 0
+        self.base = reader._start
+        self.endian = reader._endian
+        self.interfaces: list[_Interface] = []
+        self.cur_tsoffset = 0
+        self.stopped = False
+        f.seek(self.base)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _ensure(self, need: int) -> bool:
+        if len(self.buf) - self.pos < need:
+            self.buf, self.base = self.reader._refill(self.buf, self.pos, self.base, need)
+            self.pos = 0
+        return len(self.buf) - self.pos >= need
+
+    def _header(self, head: bytes) -> tuple[int, int]:
+        btype, blocklen = _HDR[self.endian](head)
+        if btype == _SHB:
+            bom = head[8:12]
+            if bom == _BOM_LE:
+                blocklen = _U32["<"](head, 4)[0]
+            elif bom == _BOM_BE:
+                blocklen = _U32[">"](head, 4)[0]
+            else:
+                return btype, -1
+            if blocklen < 28:
+                return btype, -1
+        if blocklen < 12 or blocklen & 3 or blocklen > _MAX_BLOCK_BYTES:
+            return btype, -1
+        return btype, blocklen
+
+    def _trailer_matches(self, head: bytes, tail: bytes, blocklen: int) -> bool:
+        return len(tail) == 4 and self._header(head[:4] + tail + head[8:12])[1] == blocklen
+
+    def _stop(self) -> None:
+        self.stopped = True
+        self.buf = b""
+        self.pos = 0
+
+    def _truncated(self, what: str) -> None:
+        self.problems.add(TRUNCATED_FILE, f"file cut short: {what}")
+        self._stop()
+
+    def _damaged(self, here: int, what: str) -> None:
+        if self._resync(here + 4):
+            self.problems.add(DAMAGED_BLOCK, f"{what}; skipped to the next good block")
+            return
+        self.problems.add(DAMAGED_BLOCK, f"{what}; no good block follows, reading stopped")
+        self._stop()
+
+    def _resync(self, start: int) -> bool:
+        """Find the next block whose leading and trailing lengths agree, at a 4-byte aligned
+        offset >= start, within `_RESYNC_WINDOW_BYTES`. On success reading goes on there."""
+        f = self.f
+        start += -start % 4
+        end = min(self.size, start + _RESYNC_WINDOW_BYTES)
+        if end - start < 12:
+            return False
+        f.seek(start)
+        window = f.read(end - start)
+        for i in range(0, len(window) - 11, 4):
+            if self._block_at(window, i, start):
+                f.seek(start + i)
+                self.buf = b""
+                self.pos = 0
+                self.base = start + i
+                return True
+        return False
+
+    def _block_at(self, window: bytes, i: int, base: int) -> bool:
+        head = window[i : i + 12]
+        btype, blocklen = self._header(head)
+        if btype not in _KNOWN_BLOCK_TYPES or blocklen < 0 or base + i + blocklen > self.size:
+            return False
+        if i + blocklen <= len(window):
+            tail = window[i + blocklen - 4 : i + blocklen]
+        else:
+            self.f.seek(base + i + blocklen - 4)
+            tail = self.f.read(4)
+        return self._trailer_matches(head, tail, blocklen)
+
+    # --- one block ---------------------------------------------------------------------------
+
+    def block(self) -> _BlockFrame | None:
+        """Read the block at the current position. Returns a packet, or None: not a packet,
+        skipped, or the end (then `stopped` is set)."""
+        if self.stopped:
+            return None
+        here = self.base + self.pos
+        remaining = self.size - here
+        if remaining < 12:
+            if remaining <= 0:
+                self._stop()
+                return None
+            self._truncated(f"{remaining} bytes of a block header at byte offset {here}")
+            return None
+        if not self._ensure(12):
+            self._truncated(f"block header at byte offset {here}")
+            return None
+        head = self.buf[self.pos : self.pos + 12]
+        btype, blocklen = self._header(head)
+        if blocklen < 0:
+            raw_len = _HDR[self.endian](head)[1]
+            self._damaged(here, f"block length {raw_len} at byte offset {here} is not valid")
+            return None
+        if blocklen > remaining:
+            if self._resync(here + 4):
+                self.problems.add(DAMAGED_BLOCK, f"block at byte offset {here} declares "
+                                  f"{blocklen} bytes, past the next good block; skipped")
+                return None
+            self._truncated(f"cut inside a block of {blocklen} bytes at byte offset {here}")
+            return None
+        if not self._ensure(blocklen):
+            self._truncated(f"cut inside a block of {blocklen} bytes at byte offset {here}")
+            return None
+        p = self.pos
+        block = self.buf[p : p + blocklen]
+        try:
+            res = self._contents(btype, block, blocklen)
+        except _Unreadable:
+            if self._trailer_matches(head, block[-4:], blocklen):
+                self.problems.add(DAMAGED_BLOCK, f"block at byte offset {here} has unreadable "
+                                  "contents (EOFError); skipped")
+                self.pos = p + blocklen
+                return None
+            self._damaged(here, f"block at byte offset {here}: its trailing length does not "
+                          f"match its leading length {blocklen}")
+            return None
+        self.pos = p + blocklen
+        return res
+
+    def _contents(self, btype: int, block: bytes, blocklen: int) -> _BlockFrame | None:
+        """A whole block (header to trailer) whose header was checked. Raises `_Unreadable`
+        where scapy raised EOFError (including a trailing length that does not match)."""
+        if btype == _SHB:
+            # Interface ids restart in every section; the byte order is the section's own.
+            self.interfaces = []
+            endian = "<" if block[8:12] == _BOM_LE else ">"
+            self.endian = endian
+            if _U16[endian](block, 12)[0] != 1 or _U32[endian](block, blocklen - 4)[0] != \
+                    blocklen:
+                raise _Unreadable
+            return None
+        endian = self.endian
+        if _U32[endian](block, blocklen - 4)[0] != blocklen:
+            raise _Unreadable
+        body_len = blocklen - 12  # the body is block[8 : 8 + body_len]
+        problems = self.problems
+        if btype == 6:
+            if body_len < 20:
+                problems.add(DAMAGED_BLOCK, f"enhanced packet block of {blocklen} bytes is "
+                             "shorter than its fixed fields")
+                return None
+            intid, hi, lo, caplen, wirelen = _EPB_BODY[endian](block, 8)
+            if 20 + caplen > body_len:
+                problems.add(DAMAGED_BLOCK, f"enhanced packet block claims {caplen} captured "
+                             f"bytes but holds {body_len - 20}")
+                return None
+            ifs = self.interfaces
+            if intid >= len(ifs):
+                problems.add(DAMAGED_BLOCK, f"packet block names interface {intid}, but only "
+                             f"{len(ifs)} are described in its section")
+                return None
+            link, _snap, tsresol, tsoffset = ifs[intid]
+            self.cur_tsoffset = tsoffset
+            optstart = 28 + caplen + (-caplen % 4)
+            if not _epb_options_ok(block, optstart, blocklen - 4, endian):
+                raise _Unreadable
+            data = block[28 : 28 + min(caplen, _MAX_FRAME_BYTES)]
+            return ((hi << 32) | lo) / tsresol + tsoffset, link, data, wirelen
+        if btype == 1:
+            if body_len < 8:
+                problems.add(DAMAGED_BLOCK, f"interface description block of {body_len} "
+                             "bytes, fewer than its 8 fixed bytes")
+                return None
+            link, snaplen = _IDB_BODY[endian](block, 8)
+            opts = _options(block, 16, blocklen - 4, endian)
+            tsresol = 1_000_000
+            v = opts.get(9)
+            if v is not None and len(v) == 1:
+                x = v[0]
+                tsresol = (2 if x & 128 else 10) ** (x & 127)
+            v = opts.get(14)
+            tsoffset = _I64[endian](v)[0] if v is not None and len(v) == 8 else 0
+            self.interfaces.append((link, snaplen, tsresol, tsoffset))
+            return None
+        if btype == 3:
+            if body_len < 4:
+                problems.add(DAMAGED_BLOCK, "simple packet block shorter than its header")
+                return None
+            ifs = self.interfaces
+            if not ifs:
+                problems.add(DAMAGED_BLOCK, "simple packet block before any interface "
+                             "description in its section")
+                return None
+            wirelen = _U32[endian](block, 8)[0]
+            link, snaplen, _tsresol, tsoffset = ifs[0]
+            caplen = wirelen if snaplen == 0 or wirelen < snaplen else snaplen
+            if 4 + caplen > body_len:
+                problems.add(DAMAGED_BLOCK, f"simple packet block of {blocklen} bytes cannot "
+                             f"hold the {caplen} captured bytes it implies")
+                return None
+            self.cur_tsoffset = tsoffset
+            return None, link, block[12 : 12 + caplen], wirelen
+        if btype == 2:  # obsolete Packet Block
+            if body_len < 20:
+                raise _Unreadable
+            intid, _drops, hi, lo, caplen, wirelen = _PB_BODY[endian](block, 8)
+            ifs = self.interfaces
+            if intid >= len(ifs):
+                return None
+            link, _snap, tsresol, _tsoffset = ifs[intid]
+            # scapy's reader keeps the if_tsoffset of the last EPB/SPB here, as captures.py
+            # does; so do we.
+            data = block[28 : 28 + min(caplen, body_len - 20, _MAX_FRAME_BYTES)]
+            return ((hi << 32) | lo) / tsresol + self.cur_tsoffset, link, data, wirelen
+        if btype == 10:
+            if body_len < 8:
+                problems.add(DAMAGED_BLOCK, "decryption secrets block shorter than its header")
+                return None
+            stype, slen = _HDR[endian](block, 8)
+            if 8 + slen > body_len:
+                problems.add(DAMAGED_BLOCK, f"decryption secrets block claims {slen} bytes of "
+                             f"secrets but holds {body_len - 8}")
+                return None
+            self.secrets.append((stype, bytes(block[16 : 16 + slen])))
+            return None
+        if btype == 0x80000001 and body_len < 4:  # Process Information Block
+            raise _Unreadable
+        return None
+
+
+def open_fast(path: str, f: IO[bytes], fmt: str, size: int, head: bytes,
+              chunk_size: int | None = None) -> FastCaptureReader:
+    """The fast engine for a file whose header `open_capture` has checked (`head`: its first
+    bytes). Raises `InputError` for what scapy's constructor refuses."""
+    chunk = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
+    if chunk < 1:
+        raise ValueError("chunk_size must be positive")
+    if fmt == "pcap":
+        magic = head[:4]
+        endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+        nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+        link = _U32[endian](head, 20)[0] & 0xFFFF
+        return FastCaptureReader(path=path, format="pcap", size=size, _file=f,
+                                 chunk_size=chunk, _start=24, _endian=endian, _pcap_link=link,
+                                 _pcap_div=1_000_000_000 if nano else 1_000_000)
+    endian = "<" if head[8:12] == _BOM_LE else ">"
+    shb_len = _U32[endian](head, 4)[0]
+    f.seek(0)
+    shb = f.read(shb_len)
+    if (len(shb) != shb_len or _U16[endian](shb, 12)[0] != 1
+            or _U32[endian](shb, shb_len - 4)[0] != shb_len):
+        raise InputError(f"{path}: unreadable pcapng section header: The first SHB of the "
+                         "pcapng file is malformed !")
+    return FastCaptureReader(path=path, format="pcapng", size=size, _file=f, chunk_size=chunk,
+                             _start=shb_len, _endian=endian)
