@@ -72,6 +72,7 @@ _PCAP_REC = {"<": struct.Struct("<IIII").unpack_from, ">": struct.Struct(">IIII"
 # An Enhanced Packet Block's header and fixed fields in one go: type, total length, interface
 # id, timestamp high, timestamp low, captured length, original length.
 _EPB = {"<": struct.Struct("<7I").unpack_from, ">": struct.Struct(">7I").unpack_from}
+_EPB6 = {"<": struct.Struct("<6I4x").unpack_from, ">": struct.Struct(">6I4x").unpack_from}
 # Fixed fields of a block body (offset 0 of the body): EPB (interface, captured length),
 # obsolete PB (interface, drops, ts high, ts low, caplen, wirelen), IDB (link, snaplen).
 _EPB_BODY = {"<": struct.Struct("<IIIII").unpack_from, ">": struct.Struct(">IIIII").unpack_from}
@@ -86,22 +87,48 @@ _MAX_FAST_EPB = 32 + _MAX_FRAME_BYTES  # larger blocks take the slow path (frame
 _FUSED_LINKS: dict[int, tuple[int, int]] = {1: (12, 14), 113: (14, 16), 276: (0, 20)}
 
 
-def _fused_structs(eoff: int, ipoff: int) -> tuple[Any, Any]:
-    gap = ipoff - eoff - 2
-    # ethertype, [gap], version/IHL, total length, flags/fragment, protocol, src+dst (8 bytes),
-    # TCP: src port, dst port, seq, data offset + flags (16 bits)
-    v4 = struct.Struct(f"!H{gap}xBxH2xH1xB2x8sHHI4xH").unpack_from if gap else \
-        struct.Struct("!HBxH2xH1xB2x8sHHI4xH").unpack_from
-    # ethertype, [gap], version byte, payload length, next header, src+dst (32 bytes), TCP
-    v6 = struct.Struct(f"!H{gap}xB3xHB1x32sHHI4xH").unpack_from if gap else \
-        struct.Struct("!HB3xHB1x32sHHI4xH").unpack_from
-    return v4, v6
+# pcap record header without the original length (segments() does not need it)
+_PCAP_REC3 = {"<": struct.Struct("<III4x").unpack_from, ">": struct.Struct(">III4x").unpack_from}
+# A pcapng timestamp's high word below this: the tick count is below 2^53, exact in a double.
+_TICKS_FLOAT_LIMIT = 1 << 21
+# Indexed by the 16 bits of TCP data offset and flags (a table lookup costs less than shifting
+# and masking an int here): the IPv4 (20) or IPv6 (40) header plus the TCP header length, 0
+# when the data offset is below 5 (malformed: decode_frame raises); the 9 flag bits.
+_HL4 = tuple(0 if d >> 12 < 5 else 20 + ((d >> 12) << 2) for d in range(65536))
+_HL6 = tuple(0 if d >> 12 < 5 else 40 + ((d >> 12) << 2) for d in range(65536))
+_FLAG_VALUES = tuple(range(512))
+_FLAGS = tuple(_FLAG_VALUES[d & 0x1FF] for d in range(65536))
+# From 2 bytes before the IPv4 header: those 2 bytes and version/IHL and TOS, total length,
+# flags/fragment offset, protocol, source + destination; TCP ports, seq, data offset + flags.
+_V4 = struct.Struct("!IH2xHxB2x8sHHI4xH")
+_V6 = struct.Struct("!B3xHB1x32sHHI4xH")
+_U16BE = struct.Struct("!H").unpack_from
 
 
-# link type -> (ethertype offset, IP offset, IPv4+TCP unpacker, IPv6+TCP unpacker)
-_FUSED: dict[int, tuple[int, int, Any, Any]] = {
-    lt: (e, i, *_fused_structs(e, i)) for lt, (e, i) in _FUSED_LINKS.items()
-}
+def _fused(link: int) -> tuple[int, int, int, int, int, int]:
+    """(ethertype offset, IP offset, the value of the 4 bytes from 2 before the IP header
+    that means "ethertype IPv4, IHL 5, TOS 0" (-1 when those bytes are not the ethertype and
+    the start of the IP header: SLL2), minimum frame lengths for the inline IPv4 and IPv6
+    decoders, unused). A link type only decode_frame decodes has minimums past any frame."""
+    if link not in _FUSED_LINKS:
+        return 0, 0, -1, 1 << 62, 1 << 62, 0
+    eoff, ipoff = _FUSED_LINKS[link]
+    return eoff, ipoff, 0x08004500 if ipoff == eoff + 2 else -1, ipoff + 40, ipoff + 60, 0
+
+
+def _interface_params(
+    iface: _Interface, link_types: set[int]
+) -> tuple[int, int, int, float, float, int, int, int, int, int, int]:
+    """What the pcapng hot loop keeps for the interface of the packets it is reading: link
+    type, tsresol, tsoffset (int and float: float + int converts the int to a double first,
+    so adding either gives the same sum), tsresol as a float and the timestamp high word
+    below which float arithmetic is exact (0: never), and the `_fused` parameters."""
+    link, _snap, tsresol, tsoff = iface
+    link_types.add(link)
+    fres = float(tsresol)
+    flim = _TICKS_FLOAT_LIMIT if fres == tsresol else 0
+    return (link, tsresol, tsoff, float(tsoff), fres, flim, *_fused(link)[:5])
+
 
 # What the block-by-block path returns for a packet: (timestamp, or None for "the previous
 # frame's" (a Simple Packet Block), link type, frame bytes, original length).
@@ -165,25 +192,17 @@ class FastCaptureReader(CaptureReader):
 
     def frames(self) -> Iterator[RawFrame]:
         if self._file is None:
-            return
-        try:
-            if self.format == "pcap":
-                yield from self._pcap_loop(False)
-            else:
-                yield from self._pcapng_loop(False)
-        finally:
-            self.close()
+            return iter(())
+        if self.format == "pcap":
+            return self._pcap_loop(False)
+        return self._pcapng_loop(False)
 
     def segments(self) -> Iterator[Segment]:
         if self._file is None:
-            return
-        try:
-            if self.format == "pcap":
-                yield from self._pcap_loop(True)
-            else:
-                yield from self._pcapng_loop(True)
-        finally:
-            self.close()
+            return iter(())
+        if self.format == "pcap":
+            return self._pcap_loop(True)
+        return self._pcapng_loop(True)
 
     # --- buffer ------------------------------------------------------------------------------
 
@@ -201,196 +220,225 @@ class FastCaptureReader(CaptureReader):
 
     # --- pcap --------------------------------------------------------------------------------
 
-    def _pcap_loop(self, decode: bool) -> Iterator[tuple[Any, ...]]:
-        size = self.size
+    def _pcap_next(self, buf: bytes, pos: int, base: int, count: int,
+                   problems: _Problems) -> tuple[bytes, int, int] | None:
+        """(buffer, position, buffer's file offset) with the whole next record at the
+        position; None at the end of the records (noting TRUNCATED_FILE or DAMAGED_BLOCK
+        when the end is not the end of the file). Mirrors captures.py's `_pcap_frames`."""
+        here = base + pos
+        left = self.size - here
+        if left < 16:
+            if left != 0:
+                problems.add(TRUNCATED_FILE, f"file cut short: {left} bytes of a record header "
+                             f"at byte offset {here}, after {count} packets")
+            return None
+        if len(buf) - pos < 16:
+            buf, base = self._refill(buf, pos, base, 16)
+            pos = 0
+            if len(buf) < 16:  # the file shrank while we read it
+                problems.add(TRUNCATED_FILE, f"file cut short: record header at byte offset "
+                             f"{here}, after {count} packets")
+                return None
+        caplen = _PCAP_REC[self._endian](buf, pos)[2]
+        if caplen > _MAX_PCAP_RECORD_BYTES:
+            # No frame is this large; pcap has no way to find the next record.
+            problems.add(DAMAGED_BLOCK, f"record at byte offset {here} claims {caplen} "
+                         f"captured bytes; reading stopped after {count} packets")
+            return None
+        if left - 16 < caplen:
+            problems.add(TRUNCATED_FILE, f"file cut short: record at byte offset {here} holds "
+                         f"{left - 16} of its {caplen} bytes, after {count} packets")
+            return None
+        if len(buf) - pos < 16 + caplen:
+            buf, base = self._refill(buf, pos, base, 16 + caplen)
+            pos = 0
+            if len(buf) < 16 + caplen:
+                problems.add(TRUNCATED_FILE, f"file cut short: record at byte offset {here} "
+                             f"holds {len(buf) - 16} of its {caplen} bytes, after {count} "
+                             "packets")
+                return None
+        return buf, pos, base
+
+    def _pcap_loop(self, decode: bool) -> Iterator[Any]:
+        f = self._file
+        assert f is not None
+        f.seek(self._start)
         link = self._pcap_link
         div = self._pcap_div
         rec = _PCAP_REC[self._endian]
         problems = _Problems()
         problems.items = self.problems
         self.link_types.add(link)
-        fused = _FUSED.get(link) if decode else None
-        if fused is not None:
-            eoff, ipoff, v4, v6 = fused
-            min4 = ipoff + 40
-            min6 = ipoff + 60
-        else:
-            eoff = ipoff = 0
-            v4 = v6 = None
-            min4 = min6 = 1 << 62
+        eoff, ipoff, etv4, min4, min6, _ = _fused(link)
+        ip16 = ipoff + 16
+        v4 = _V4.unpack_from
+        v6 = _V6.unpack_from
+        u16 = _U16BE
+        hl4 = _HL4
+        hl6 = _HL6
+        flags = _FLAGS
+        rec3 = _PCAP_REC3[self._endian]
+        # The time is (sec * div + frac) / div, computed as captures.py does (int / int is the
+        # correctly rounded quotient), with sec * div kept while the second does not change.
+        # Microseconds: sec * 1e6 + frac is exact in a double (< 2^53), so float arithmetic
+        # gives the same correctly rounded quotient, faster; nanoseconds need the ints.
+        sdiv: float | int = 1e6 if div == 1_000_000 else div
+        lsec = -1
+        lsf: float | int = 0
         max_rec = _MAX_PCAP_RECORD_BYTES
-        assert self._file is not None
-        self._file.seek(self._start)
+        error = struct.error
         buf = b""
-        pos = 0
+        pos = base = count = malformed = 0
         base = self._start
-        n = 0
-        count = 0
-        malformed = 0
         first: float | None = None
         ts = 0.0
-        caplen = 0
         try:
             while True:
-                end = -1
-                if pos + 16 <= n:
-                    sec, frac, caplen, wirelen = rec(buf, pos)
-                    end = pos + 16 + caplen
-                    if end > n or caplen > max_rec:
-                        end = -1
-                if end < 0:
-                    # Slow path: refill the buffer, or find the file's end or damage.
-                    here = base + pos
-                    left = size - here
-                    if left < 16:
-                        if left != 0:
-                            problems.add(TRUNCATED_FILE, f"file cut short: {left} bytes of a "
-                                         f"record header at byte offset {here}, after "
-                                         f"{count} packets")
-                        break
-                    if pos + 16 > n:
-                        buf, base = self._refill(buf, pos, base, 16)
-                        pos = 0
-                        n = len(buf)
-                        if n < 16:  # the file shrank under us
-                            problems.add(TRUNCATED_FILE, f"file cut short: record header at "
-                                         f"byte offset {here}, after {count} packets")
-                            break
-                    caplen = rec(buf, pos)[2]
-                    if caplen > max_rec:
-                        problems.add(DAMAGED_BLOCK, f"record at byte offset {here} claims "
-                                     f"{caplen} captured bytes; reading stopped after "
-                                     f"{count} packets")
-                        break
-                    if left - 16 < caplen:
-                        problems.add(TRUNCATED_FILE, f"file cut short: record at byte offset "
-                                     f"{here} holds {left - 16} of its {caplen} bytes, after "
-                                     f"{count} packets")
-                        break
-                    buf, base = self._refill(buf, pos, base, 16 + caplen)
-                    pos = 0
-                    n = len(buf)
-                    if n < 16 + caplen:
-                        problems.add(TRUNCATED_FILE, f"file cut short: record at byte offset "
-                                     f"{here} holds {n - 16} of its {caplen} bytes, after "
-                                     f"{count} packets")
-                        break
-                    continue
-                fs = pos + 16
-                pos = end
-                ts = (sec * div + frac) / div
-                if first is None:
-                    first = ts
-                count += 1
-                if not decode:
-                    yield (ts, link, buf[fs:end], wirelen)
-                    continue
-                if caplen >= min4:
-                    et, vihl, total, frag, proto, addrs, sport, dport, seq, df = v4(
-                        buf, fs + eoff)
-                    if et == 0x0800:
-                        if vihl == 0x45 and proto == 6 and not frag & 0x3FFF:
-                            hl = (df >> 12) << 2
-                            ipend = fs + ipoff + total
-                            if hl >= 20 and total >= 20 + hl and ipend <= end:
-                                yield (ts, 6, addrs, sport, dport, seq, df & 0x1FF,
-                                       buf[fs + ipoff + 20 + hl : ipend], False)
-                                continue
-                    elif et == 0x86DD and caplen >= min6:
-                        et, vb, plen, nh, addrs, sport, dport, seq, df = v6(buf, fs + eoff)
-                        if nh == 6 and vb >> 4 == 6:
-                            hl = (df >> 12) << 2
-                            ipend = fs + ipoff + 40 + plen
-                            if hl >= 20 and plen >= hl and ipend <= end:
-                                yield (ts, 6, addrs, sport, dport, seq, df & 0x1FF,
-                                       buf[fs + ipoff + 40 + hl : ipend], False)
-                                continue
+                # Slow path, once per buffer: refill, or find the end or the damage.
+                nxt = self._pcap_next(buf, pos, base, count, problems)
+                if nxt is None:
+                    break
+                buf, pos, base = nxt
+                n = len(buf)
+                if count == 0:
+                    sec, frac = rec(buf, pos)[:2]
+                    first = (sec * div + frac) / div
+                # Hot loop: the records wholly inside the buffer. unpack_from raises
+                # struct.error at the buffer's end.
                 try:
-                    seg = decode_frame(link, buf[fs:end])
-                except ProtocolError:
-                    malformed += 1
-                    continue
-                if seg is not None:
-                    yield (ts, seg[3], seg[1] + seg[2], seg[4], seg[5], seg[6], seg[8],
-                           seg[9], seg[10])
+                    while not decode:
+                        sec, frac, caplen, wirelen = rec(buf, pos)
+                        end = pos + 16 + caplen
+                        if end > n or caplen > max_rec:
+                            break
+                        fs = pos + 16
+                        pos = end
+                        count += 1
+                        if sec != lsec:
+                            lsec = sec
+                            lsf = sec * sdiv
+                        ts = (lsf + frac) / sdiv
+                        yield (ts, link, buf[fs:end], wirelen)
+                    while decode:
+                        sec, frac, caplen = rec3(buf, pos)
+                        end = pos + 16 + caplen
+                        if end > n or caplen > max_rec:
+                            break
+                        count += 1
+                        if sec != lsec:
+                            lsec = sec
+                            lsf = sec * sdiv
+                        ts = (lsf + frac) / sdiv
+                        ip = pos + ip16
+                        pos = end
+                        if caplen >= min4:
+                            x, total, frag, proto, addrs, sport, dport, seq, df = v4(buf, ip - 2)
+                            # (a fragment offset or MF, or the reserved bit: decode_frame)
+                            if x == etv4 and proto == 6 and (frag == 0x4000 or frag == 0):
+                                off = hl4[df]
+                                ipend = ip + total
+                                if 40 <= off <= total and ipend <= end:
+                                    yield (ts, 6, addrs, sport, dport, seq, flags[df],
+                                           buf[ip + off : ipend], False)
+                                    continue
+                            # SLL2 + IPv4, IPv6 + TCP, or decode_frame.
+                            et = u16(buf, ip - ipoff + eoff)[0]
+                            if et == 0x0800:
+                                if (x >> 8) & 0xFF == 0x45 and proto == 6 and not frag & 0x3FFF:
+                                    off = hl4[df]
+                                    ipend = ip + total
+                                    if 40 <= off <= total and ipend <= end:
+                                        yield (ts, 6, addrs, sport, dport, seq, flags[df],
+                                               buf[ip + off : ipend], False)
+                                        continue
+                            elif et == 0x86DD and caplen >= min6:
+                                vb, plen, nh, addrs, sport, dport, seq, df = v6(buf, ip)
+                                if nh == 6 and vb >> 4 == 6:
+                                    off = hl6[df]
+                                    iplen = 40 + plen
+                                    ipend = ip + iplen
+                                    if 60 <= off <= iplen and ipend <= end:
+                                        yield (ts, 6, addrs, sport, dport, seq, flags[df],
+                                               buf[ip + off : ipend], False)
+                                        continue
+                        try:
+                            seg = decode_frame(link, buf[ip - ip16 + 16 : end])
+                        except ProtocolError:
+                            malformed += 1
+                            continue
+                        if seg is not None:
+                            yield (ts, seg[3], seg[1] + seg[2], seg[4], seg[5], seg[6], seg[8],
+                                   seg[9], seg[10])
+                except error:
+                    pass
         finally:
             self.packets = count
             self.first_ts = first
             if count:
                 self.last_ts = ts
             self.malformed_frames += malformed
+            self.close()
 
     # --- pcapng ------------------------------------------------------------------------------
 
-    def _pcapng_loop(self, decode: bool) -> Iterator[tuple[Any, ...]]:
+    def _pcapng_loop(self, decode: bool) -> Iterator[Any]:
         st = _NgState(self)
         link_types = self.link_types
-        count = 0
-        malformed = 0
+        count = malformed = 0
         first: float | None = None
         ts = 0.0
-        u32 = _U32[st.endian]
-        epbh = _EPB[st.endian]
         buf = b""
-        pos = 0
-        n = 0
+        pos = n = 0
         base = st.base
+        endian = st.endian
+        u32 = _U32[endian]
+        epbh = _EPB[endian]
+        epbh6 = _EPB6[endian]
         ifs = st.interfaces
         nifs = 0
         cur_id = -1
-        link = tsresol = tsoff = 0
+        link = tsresol = tsoff_int = flim = 0
+        tsoff = fres = 0.0
+        lhi = -1
+        lhf: float | int = 0
+        lres: float | int = 1
         eoff = ipoff = 0
-        v4: Any = None
-        v6: Any = None
+        etv4 = -1
         min4 = min6 = 1 << 62
-        endian = st.endian
+        v4 = _V4.unpack_from
+        v6 = _V6.unpack_from
+        u16 = _U16BE
+        hl4 = _HL4
+        hl6 = _HL6
+        flags = _FLAGS
         fast_max = _MAX_FAST_EPB
+        error = struct.error
+        options_ok = _epb_options_ok
         try:
             while True:
-                fs = -1
-                if pos + 28 <= n:
-                    btype, blen, intid, hi, lo, caplen, wirelen = epbh(buf, pos)
-                    end = pos + blen
-                    if (btype == 6 and 32 + caplen <= blen <= fast_max and end <= n
-                            and not blen & 3 and u32(buf, end - 4)[0] == blen):
-                        if intid != cur_id and intid < nifs:
-                            cur_id = intid
-                            link, _snap, tsresol, tsoff = ifs[intid]
-                            if link not in link_types:
-                                link_types.add(link)
-                            fused = _FUSED.get(link) if decode else None
-                            if fused is None:
-                                min4 = min6 = 1 << 62
-                            else:
-                                eoff, ipoff, v4, v6 = fused
-                                min4 = ipoff + 40
-                                min6 = ipoff + 60
-                        if intid == cur_id:
-                            fs = pos + 28
-                            optstart = fs + caplen + (-caplen & 3)
-                            if end - 4 - optstart >= 4 and not _epb_options_ok(
-                                    buf, optstart, end - 4, endian):
-                                fs = -1
-                if fs < 0:
-                    # Slow path: any other block, a block past the buffer, damage.
-                    st.buf, st.pos, st.base = buf, pos, base
-                    if cur_id >= 0:
-                        st.cur_tsoffset = tsoff
-                    res = st.block()
-                    buf, pos, base = st.buf, st.pos, st.base
-                    n = len(buf)
-                    # Interfaces and byte order may have changed: reload.
-                    ifs = st.interfaces
-                    nifs = len(ifs)
-                    cur_id = -1
-                    if endian != st.endian:
-                        endian = st.endian
-                        u32 = _U32[endian]
-                        epbh = _EPB[endian]
-                    if res is None:
-                        if st.stopped:
-                            break
+                # Slow path: one block of any kind (another than a well-formed EPB inside the
+                # buffer: the end of the buffer, other block types, damage).
+                st.buf, st.pos, st.base = buf, pos, base
+                if cur_id >= 0:
+                    st.cur_tsoffset = tsoff_int
+                res = st.block()
+                buf, pos, base = st.buf, st.pos, st.base
+                n = len(buf)
+                # Interfaces and byte order may have changed: reload.
+                ifs = st.interfaces
+                nifs = len(ifs)
+                cur_id = -1
+                if endian != st.endian:
+                    endian = st.endian
+                    u32 = _U32[endian]
+                    epbh = _EPB[endian]
+                    epbh6 = _EPB6[endian]
+                if res is None:
+                    if st.stopped:
+                        break
+                    if count == 0:
                         continue
+                else:
                     rts, rlink, data, wirelen = res
                     if rts is not None:
                         ts = rts
@@ -401,53 +449,124 @@ class FastCaptureReader(CaptureReader):
                     count += 1
                     if not decode:
                         yield (ts, rlink, data, wirelen)
-                        continue
-                    try:
-                        seg = decode_frame(rlink, data)
-                    except ProtocolError:
-                        malformed += 1
-                        continue
-                    if seg is not None:
-                        yield (ts, seg[3], seg[1] + seg[2], seg[4], seg[5], seg[6], seg[8],
-                               seg[9], seg[10])
-                    continue
-                pos = end
-                ts = ((hi << 32) | lo) / tsresol + tsoff
-                if first is None:
-                    first = ts
-                count += 1
-                fend = fs + caplen
-                if not decode:
-                    yield (ts, link, buf[fs:fend], wirelen)
-                    continue
-                if caplen >= min4:
-                    et, vihl, total, frag, proto, addrs, sport, dport, seq, df = v4(
-                        buf, fs + eoff)
-                    if et == 0x0800:
-                        if vihl == 0x45 and proto == 6 and not frag & 0x3FFF:
-                            hl = (df >> 12) << 2
-                            ipend = fs + ipoff + total
-                            if hl >= 20 and total >= 20 + hl and ipend <= fend:
-                                yield (ts, 6, addrs, sport, dport, seq, df & 0x1FF,
-                                       buf[fs + ipoff + 20 + hl : ipend], False)
-                                continue
-                    elif et == 0x86DD and caplen >= min6:
-                        et, vb, plen, nh, addrs, sport, dport, seq, df = v6(buf, fs + eoff)
-                        if nh == 6 and vb >> 4 == 6:
-                            hl = (df >> 12) << 2
-                            ipend = fs + ipoff + 40 + plen
-                            if hl >= 20 and plen >= hl and ipend <= fend:
-                                yield (ts, 6, addrs, sport, dport, seq, df & 0x1FF,
-                                       buf[fs + ipoff + 40 + hl : ipend], False)
-                                continue
+                    else:
+                        try:
+                            seg = decode_frame(rlink, data)
+                        except ProtocolError:
+                            malformed += 1
+                            seg = None
+                        if seg is not None:
+                            yield (ts, seg[3], seg[1] + seg[2], seg[4], seg[5], seg[6], seg[8],
+                                   seg[9], seg[10])
+                # Hot loop: well-formed Enhanced Packet Blocks inside the buffer. unpack_from
+                # raises struct.error at the buffer's end; anything else breaks out to the
+                # slow path above, which reads that block again.
                 try:
-                    seg = decode_frame(link, buf[fs:fend])
-                except ProtocolError:
-                    malformed += 1
-                    continue
-                if seg is not None:
-                    yield (ts, seg[3], seg[1] + seg[2], seg[4], seg[5], seg[6], seg[8],
-                           seg[9], seg[10])
+                    while not decode:
+                        btype, blen, intid, hi, lo, caplen, wirelen = epbh(buf, pos)
+                        end = pos + blen
+                        if (btype != 6 or blen > fast_max or end > n
+                                or u32(buf, end - 4)[0] != blen):
+                            break
+                        if blen != (caplen + 35) & -4:  # options, or lengths that disagree
+                            if caplen + 36 > blen or blen & 3 or not options_ok(
+                                    buf, pos + 28 + caplen + (-caplen & 3), end - 4, endian):
+                                break
+                        if intid != cur_id:
+                            if intid >= nifs:
+                                break
+                            cur_id = intid
+                            (link, tsresol, tsoff_int, tsoff, fres, flim, eoff, ipoff, etv4,
+                             min4, min6) = _interface_params(ifs[intid], link_types)
+                            lhi = -1
+                        fend = pos + 28 + caplen
+                        ip = fend - caplen + ipoff
+                        pos = end
+                        count += 1
+                        if hi != lhi:
+                            # The tick count is (hi << 32) + lo, divided by tsresol (an int) as
+                            # in captures.py; in floats when that is exact (see _pcap_loop).
+                            lhi = hi
+                            if hi < flim:
+                                lhf = hi * 4294967296.0
+                                lres = fres
+                            else:
+                                lhf = hi << 32
+                                lres = tsresol
+                        ts = (lhf + lo) / lres + tsoff
+                        yield (ts, link, buf[fend - caplen : fend], wirelen)
+                    while decode:
+                        btype, blen, intid, hi, lo, caplen = epbh6(buf, pos)
+                        end = pos + blen
+                        if (btype != 6 or blen > fast_max or end > n
+                                or u32(buf, end - 4)[0] != blen):
+                            break
+                        if blen != (caplen + 35) & -4:  # options, or lengths that disagree
+                            if caplen + 36 > blen or blen & 3 or not options_ok(
+                                    buf, pos + 28 + caplen + (-caplen & 3), end - 4, endian):
+                                break
+                        if intid != cur_id:
+                            if intid >= nifs:
+                                break
+                            cur_id = intid
+                            (link, tsresol, tsoff_int, tsoff, fres, flim, eoff, ipoff, etv4,
+                             min4, min6) = _interface_params(ifs[intid], link_types)
+                            lhi = -1
+                        fend = pos + 28 + caplen
+                        ip = fend - caplen + ipoff
+                        pos = end
+                        count += 1
+                        if hi != lhi:
+                            # The tick count is (hi << 32) + lo, divided by tsresol (an int) as
+                            # in captures.py; in floats when that is exact (see _pcap_loop).
+                            lhi = hi
+                            if hi < flim:
+                                lhf = hi * 4294967296.0
+                                lres = fres
+                            else:
+                                lhf = hi << 32
+                                lres = tsresol
+                        ts = (lhf + lo) / lres + tsoff
+                        if caplen >= min4:
+                            x, total, frag, proto, addrs, sport, dport, seq, df = v4(buf, ip - 2)
+                            # (a fragment offset or MF, or the reserved bit: decode_frame)
+                            if x == etv4 and proto == 6 and (frag == 0x4000 or frag == 0):
+                                off = hl4[df]
+                                ipend = ip + total
+                                if 40 <= off <= total and ipend <= fend:
+                                    yield (ts, 6, addrs, sport, dport, seq, flags[df],
+                                           buf[ip + off : ipend], False)
+                                    continue
+                            # SLL2 + IPv4, IPv6 + TCP, or decode_frame.
+                            et = u16(buf, ip - ipoff + eoff)[0]
+                            if et == 0x0800:
+                                if (x >> 8) & 0xFF == 0x45 and proto == 6 and not frag & 0x3FFF:
+                                    off = hl4[df]
+                                    ipend = ip + total
+                                    if 40 <= off <= total and ipend <= fend:
+                                        yield (ts, 6, addrs, sport, dport, seq, flags[df],
+                                               buf[ip + off : ipend], False)
+                                        continue
+                            elif et == 0x86DD and caplen >= min6:
+                                vb, plen, nh, addrs, sport, dport, seq, df = v6(buf, ip)
+                                if nh == 6 and vb >> 4 == 6:
+                                    off = hl6[df]
+                                    iplen = 40 + plen
+                                    ipend = ip + iplen
+                                    if 60 <= off <= iplen and ipend <= fend:
+                                        yield (ts, 6, addrs, sport, dport, seq, flags[df],
+                                               buf[ip + off : ipend], False)
+                                        continue
+                        try:
+                            seg = decode_frame(link, buf[fend - caplen : fend])
+                        except ProtocolError:
+                            malformed += 1
+                            continue
+                        if seg is not None:
+                            yield (ts, seg[3], seg[1] + seg[2], seg[4], seg[5], seg[6], seg[8],
+                                   seg[9], seg[10])
+                except error:
+                    pass
         finally:
             self.packets = count
             self.first_ts = first
@@ -457,6 +576,7 @@ class FastCaptureReader(CaptureReader):
             for p in self.problems:
                 if p.code == TRUNCATED_FILE and "after" not in p.message:
                     p.message += f", after {count} packets"
+            self.close()
 
 
 class _NgState:
