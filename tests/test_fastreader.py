@@ -541,8 +541,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base,
 
 
 def test_memory_stays_flat_on_a_150_mb_file(tmp_path: Path) -> None:
-    """Peak RSS of reading a 150 MB capture minus that of only opening it: the buffer (one
-    8 MiB chunk and the next one being joined to its tail), not the file."""
+    """Peak RSS of reading a 150 MB capture minus that of only opening it: the buffer (a
+    512 KiB chunk and the next one being joined to its tail), not the file. Measured 0.1-2 MiB
+    (and 55 MB peak for the whole process on a 1.8 GB file: fastreader.py's figures)."""
     ip = _TCP_FRAMES["v4-tcp-data"]
     frame = _LINK_HEADERS[1](0x0800) + ip
     rec = struct.pack("<IIII", 1_700_000_000, 1, len(frame), len(frame)) + frame
@@ -560,4 +561,4 @@ def test_memory_stays_flat_on_a_150_mb_file(tmp_path: Path) -> None:
                              capture_output=True, text=True, env=env, check=True).stdout
         grown.append(int(out.split()[0]) * 1024)  # ru_maxrss is in KiB on Linux
     print(f"peak RSS growth while reading 150 MB: {grown[1] / 2**20:.1f} MiB")
-    assert grown[1] < 48 * 2**20  # the whole file would be 150 MiB
+    assert grown[1] < 16 * 2**20  # the whole file would be 150 MiB
