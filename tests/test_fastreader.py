@@ -562,3 +562,52 @@ def test_memory_stays_flat_on_a_150_mb_file(tmp_path: Path) -> None:
         grown.append(int(out.split()[0]) * 1024)  # ru_maxrss is in KiB on Linux
     print(f"peak RSS growth while reading 150 MB: {grown[1] / 2**20:.1f} MiB")
     assert grown[1] < 16 * 2**20  # the whole file would be 150 MiB
+
+
+@pytest.mark.parametrize("chunk", [None, 1000, 300_000])
+def test_records_larger_than_a_chunk(tmp_path: Path, chunk: int | None) -> None:
+    """Blocks and records bigger than the 512 KiB chunk, frames past scapy's 262144-byte read
+    size (cut there), the largest pcap record scapy reads whole and one byte more."""
+    eth = _frames_of("lo_en10mb.pcap")
+    big = eth[0] + bytes(300_000)
+    e = "<"
+    ng = b"".join([
+        _shb(e), _idb(e, 1),
+        _epb(e, 0, 10**15, eth[1]),
+        _epb(e, 0, 10**15 + 1, big),  # caplen 300014: the frame is cut to 262144
+        _block(e, 0xBAD, bytes(2 << 20)),  # a 2 MiB unknown block
+        _epb(e, 0, 10**15 + 2, eth[2], opts=b"".join(_opt(e, 1, b"c" * 60_000) for _ in range(12))
+             + _opt(e, 0, b"")),  # 720 kB of comments
+        _block(e, 3, struct.pack(e + "I", len(big)) + big),  # SPB, not cut
+        _epb(e, 0, 10**15 + 3, eth[3]),
+    ])
+    ref, frames = assert_same(_write(tmp_path, ng, "big.pcapng"), chunk)
+    assert ref is not None and ref.problems == [] and isinstance(frames, list)
+    assert [len(f[2]) for f in frames] == [len(eth[1]), 262144, len(eth[2]), len(big),
+                                           len(eth[3])]
+    fill = 262140 - len(eth[0])
+    records = [(1, eth[1]), (2, eth[0] + bytes(fill)), (3, eth[2])]
+    ref, frames = assert_same(_write(tmp_path, _pcap(records, 1), "big.pcap"), chunk)
+    assert ref is not None and ref.problems == [] and len(frames) == 3
+    records.insert(2, (4, eth[0] + bytes(fill + 1)))  # 262141 bytes: DAMAGED_BLOCK, stop
+    ref, frames = assert_same(_write(tmp_path, _pcap(records, 1), "big.pcap"), chunk)
+    assert ref is not None and [p.code for p in ref.problems] == ["DAMAGED_BLOCK"]
+    assert len(frames) == 2
+
+
+@pytest.mark.parametrize("case", ["major2", "trailer", "bom", "short", "pcap_header"])
+def test_unusable_first_header_same_input_error(tmp_path: Path, case: str) -> None:
+    eth = _frames_of("lo_en10mb.pcap")
+    shb = _shb("<", major=2 if case == "major2" else 1)
+    if case == "trailer":
+        shb = shb[:-4] + struct.pack("<I", len(shb) + 4)
+    elif case == "bom":
+        shb = shb[:8] + b"\x01\x02\x03\x04" + shb[12:]
+    data = shb + _idb("<", 1) + _epb("<", 0, 1, eth[0])
+    name = "x.pcapng"
+    if case == "short":
+        data = data[:20]
+    elif case == "pcap_header":
+        data, name = _pcap([(1, eth[0])], 1)[:22], "x.pcap"
+    ref, msg = assert_same(_write(tmp_path, data, name))
+    assert ref is None and isinstance(msg, str) and str(tmp_path) in msg
