@@ -1,5 +1,10 @@
 """Reading pcap and pcapng files as a stream of raw frames.
 
+Two engines (`open_capture(path, engine=...)`): "fast", the default, is fastreader.py, the
+project's own chunked reader with a fused header decoder; "scapy" is this module's wrapping of
+scapy's raw readers described below, kept as the reference the fast engine is tested against
+(tests/test_fastreader.py: same frames, times, problems and secrets on every capture).
+
 Theory of operation
 -------------------
 The record framing is scapy's: `RawPcapReader` / `RawPcapNgReader` and their `_read_packet()`,
@@ -538,7 +543,7 @@ def open_capture(path: str, engine: str = "fast",
 
     `engine` chooses the reader: "fast" (fastreader.py, the default) or "scapy" (scapy's raw
     readers); both yield the same frames and problems. `chunk_size` is the fast engine's read
-    size in bytes (default 8 MiB)."""
+    size in bytes (default 512 KiB)."""
     if engine not in ENGINES:
         raise ValueError(f"unknown capture reader engine {engine!r}")
     try:
