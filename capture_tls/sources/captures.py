@@ -1,5 +1,10 @@
 """Reading pcap and pcapng files as a stream of raw frames.
 
+Two engines (`open_capture(path, engine=...)`): "fast", the default, is fastreader.py, the
+project's own chunked reader with a fused header decoder; "scapy" is this module's wrapping of
+scapy's raw readers described below, kept as the reference the fast engine is tested against
+(tests/test_fastreader.py: same frames, times, problems and secrets on every capture).
+
 Theory of operation
 -------------------
 The record framing is scapy's: `RawPcapReader` / `RawPcapNgReader` and their `_read_packet()`,
@@ -44,13 +49,25 @@ from typing import IO, Any, Literal
 from scapy.error import Scapy_Exception
 from scapy.utils import RawPcapNgReader, RawPcapReader
 
-from capture_tls.errors import InputError
+from capture_tls.errors import InputError, ProtocolError
+from capture_tls.sources.frames import decode_frame
 
-__all__ = ["CaptureReader", "FileProblem", "RawFrame", "open_capture"]
+__all__ = ["ENGINES", "CaptureReader", "FileProblem", "RawFrame", "Segment", "open_capture"]
 
 # (timestamp in seconds since the epoch, link type (DLT/LINKTYPE number), frame bytes as
 # captured, original length on the wire). caplen < wirelen means the snap length cut it.
 RawFrame = tuple[float, int, bytes, int]
+
+# One TCP or UDP segment, as `CaptureReader.segments()` yields it: (timestamp, protocol (6 TCP,
+# 17 UDP), source and destination addresses concatenated (8 bytes IPv4, 32 bytes IPv6), source
+# port, destination port, TCP sequence number, TCP flags (9 bits; 0 for UDP), payload, payload
+# truncated by the snap length or a fragment). The same fields as frames.decode_frame's
+# DecodedSegment, without the IP version (the address length says it) and the TCP ack.
+Segment = tuple[float, int, bytes, int, int, int, int, bytes, bool]
+
+# "fast": capture_tls.sources.fastreader (the default, the hot path); "scapy": scapy's raw
+# readers wrapped below (the cross-check in the tests).
+ENGINES = ("fast", "scapy")
 
 TRUNCATED_FILE = "TRUNCATED_FILE"
 DAMAGED_BLOCK = "DAMAGED_BLOCK"
@@ -374,6 +391,8 @@ class CaptureReader:
     last_ts: float | None = None
     problems: list[FileProblem] = field(default_factory=list)
     secrets: list[tuple[int, bytes]] = field(default_factory=list)
+    # Frames that `segments()` skipped because decode_frame raised ProtocolError.
+    malformed_frames: int = 0
     _reader: Any = field(default=None, repr=False)
     _file: IO[bytes] | None = field(default=None, repr=False)
 
@@ -388,6 +407,25 @@ class CaptureReader:
                 yield from self._pcapng_frames(reader)
         finally:
             self.close()
+
+    def segments(self) -> Iterator[Segment]:
+        """The TCP and UDP segments of `frames()`, decoded by frames.decode_frame (the
+        reference for the fast engine's fused decoder). A frame decode_frame refuses with
+        `ProtocolError` is counted in `malformed_frames`; other frames (ARP, ICMP, ...) are
+        skipped."""
+        malformed = 0
+        try:
+            for ts, link, data, _wirelen in self.frames():
+                try:
+                    seg = decode_frame(link, data)
+                except ProtocolError:
+                    malformed += 1
+                    continue
+                if seg is not None:
+                    yield (ts, seg[3], seg[1] + seg[2], seg[4], seg[5], seg[6], seg[8], seg[9],
+                           seg[10])
+        finally:
+            self.malformed_frames += malformed
 
     def _pcap_frames(self, reader: Any) -> Iterator[RawFrame]:
         size = self.size
@@ -498,9 +536,16 @@ def _describe(head: bytes) -> str:
     return f"unknown format (first bytes {head[:8].hex()})"
 
 
-def open_capture(path: str) -> CaptureReader:
+def open_capture(path: str, engine: str = "fast",
+                 chunk_size: int | None = None) -> CaptureReader:
     """Open a pcap or pcapng file. Raises `InputError` with a one-line reason when the file
-    cannot be used at all: missing, unreadable, empty, not a capture, header cut."""
+    cannot be used at all: missing, unreadable, empty, not a capture, header cut.
+
+    `engine` chooses the reader: "fast" (fastreader.py, the default) or "scapy" (scapy's raw
+    readers); both yield the same frames and problems. `chunk_size` is the fast engine's read
+    size in bytes (default 512 KiB)."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown capture reader engine {engine!r}")
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -520,13 +565,14 @@ def open_capture(path: str) -> CaptureReader:
             raise InputError(f"{path}: is a directory, not a capture file") from None
         raise InputError(f"{path}: cannot open: {e.strerror or e}") from None
     try:
-        return _open_stream(path, f)
+        return _open_stream(path, f, engine, chunk_size)
     except BaseException:
         f.close()
         raise
 
 
-def _open_stream(path: str, f: IO[bytes]) -> CaptureReader:
+def _open_stream(path: str, f: IO[bytes], engine: str = "fast",
+                 chunk_size: int | None = None) -> CaptureReader:
     try:
         st = os.fstat(f.fileno())
         if not stat.S_ISREG(st.st_mode):
@@ -541,6 +587,10 @@ def _open_stream(path: str, f: IO[bytes]) -> CaptureReader:
     if magic in _PCAP_MAGICS:
         if len(head) < 24:
             raise InputError(f"{path}: pcap file header cut short ({size} of 24 bytes)")
+        if engine == "fast":
+            from capture_tls.sources.fastreader import open_fast  # imports this module
+
+            return open_fast(path, f, "pcap", size, head, chunk_size)
         f.seek(4)
         reader = _PcapReader.__new__(_PcapReader)
         try:
@@ -564,6 +614,10 @@ def _open_stream(path: str, f: IO[bytes]) -> CaptureReader:
         if shb_len > size:
             raise InputError(f"{path}: pcapng section header cut short ({size} of "
                              f"{shb_len} bytes)")
+        if engine == "fast":
+            from capture_tls.sources.fastreader import open_fast  # imports this module
+
+            return open_fast(path, f, "pcapng", size, head, chunk_size)
         f.seek(4)
         ngreader = _PcapNgReader.__new__(_PcapNgReader)
         try:
