@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import ssl
 import sys
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -141,8 +142,9 @@ def cli() -> None:
                    "servers on other ports are found by their greeting anyway.")
 @click.option("--client", "client_family", type=click.Choice(CLIENT_FAMILIES), default=None,
               help="The client family for the headline verdict.")
-@click.option("--ca", "ca_file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="PEM bundle of trusted CAs, like the client's --ssl-ca.")
+@click.option("--ca", "ca_file", default=None, metavar="FILE|system",
+              help="PEM bundle of trusted CAs, like the client's --ssl-ca; 'system' for the "
+                   "system's CA bundle.")
 @click.option("--hosts-file", "hosts_file", type=click.Path(exists=True, dir_okay=False),
               default=None, help="hosts(5) file naming server addresses (used after --host, "
                                  "SNI and DNS answers in the capture).")
@@ -183,13 +185,7 @@ def analyze(
         rules = tuple(parse_host_rule(h) for h in hosts)
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None
-    ca_pem: bytes | None = None
-    if ca_file is not None:
-        try:
-            with open(ca_file, "rb") as f:
-                ca_pem = f.read()
-        except OSError as exc:
-            raise click.UsageError(f"--ca {ca_file}: {exc.strerror}") from None
+    ca_pem = _load_ca(ca_file)
     hosts_table: HostsFile | None = None
     if hosts_file is not None:
         try:
@@ -218,6 +214,24 @@ def analyze(
         if output is not None:
             out.close()
     ctx.exit(code)
+
+
+def _load_ca(ca_file: str | None) -> bytes | None:
+    """--ca FILE, or --ca system: the CA bundle OpenSSL uses by default on this machine."""
+    if ca_file is None:
+        return None
+    path = ca_file
+    if ca_file == "system":
+        paths = ssl.get_default_verify_paths()
+        path = paths.cafile or paths.openssl_cafile
+        if not path or not os.path.isfile(path):
+            raise click.UsageError("--ca system: no system CA bundle found "
+                                   f"(looked for {paths.openssl_cafile})")
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise click.UsageError(f"--ca {ca_file}: {exc.strerror}") from None
 
 
 def _load_keylogs(paths: Sequence[str]) -> KeyLog | None:
@@ -424,8 +438,9 @@ class _Progress:
               help="The name the client meant to reach, for all servers or one server.")
 @click.option("--client", "client_family", type=click.Choice(CLIENT_FAMILIES), default=None,
               help="The client family for the headline verdict.")
-@click.option("--ca", "ca_file", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="PEM bundle of trusted CAs, like the client's --ssl-ca.")
+@click.option("--ca", "ca_file", default=None, metavar="FILE|system",
+              help="PEM bundle of trusted CAs, like the client's --ssl-ca; 'system' for the "
+                   "system's CA bundle.")
 @click.option("--hosts-file", "hosts_file", type=click.Path(exists=True, dir_okay=False),
               default=None, help="hosts(5) file naming server addresses (used after --host, "
                                  "SNI and DNS answers).")
@@ -481,13 +496,7 @@ def sniff(
         rules = tuple(parse_host_rule(h) for h in hosts)
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None
-    ca_pem: bytes | None = None
-    if ca_file is not None:
-        try:
-            with open(ca_file, "rb") as f:
-                ca_pem = f.read()
-        except OSError as exc:
-            raise click.UsageError(f"--ca {ca_file}: {exc.strerror}") from None
+    ca_pem = _load_ca(ca_file)
     hosts_table: HostsFile | None = None
     if hosts_file is not None:
         try:

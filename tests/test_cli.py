@@ -203,3 +203,11 @@ def test_jobs_spread_files_over_processes_with_the_same_report() -> None:
     assert sorted(c["id"][0] for c in one["connections"]) == ["0", "0", "1", "1", "1", "2", "2"]
     times = [c["first_seen"] for c in one["connections"]]
     assert times == sorted(times)
+
+
+def test_ca_system_is_the_system_bundle(tmp_path: Path) -> None:
+    # the lab's CA is not in the system bundle: the chain is untrusted there
+    code, doc = run_json("analyze", sample("tls12-match.pcap"), "--ca", "system")
+    assert all(c["verdicts"]["verify_ca"] == "fail" for c in doc["connections"])
+    assert code == 1
+    assert run("analyze", sample("tls12-match.pcap"), "--ca", str(tmp_path / "nope.pem"))[0] == 2
