@@ -81,17 +81,23 @@ def build_report_object(
     inputs: list[InputSummary],
     warnings: list[InputWarning],
     connections: list[ConnectionReport],
+    counts: tuple[int, int, int, int] | None = None,
 ) -> Report:
+    """`counts` (connections, tls, plaintext, with errors) when the connections were streamed
+    and not kept."""
     tls_count = sum(1 for c in connections if c.tls is not None)
     plain = sum(1 for c in connections if c.outcome == "plaintext")
     errors = sum(1 for c in connections if any(f.severity == "error" for f in c.findings))
+    total = len(connections)
+    if counts is not None:
+        total, tls_count, plain, errors = counts
     return Report(
         tool_name="capture-tls",
         tool_version=__version__,
         command=tuple(command),
         inputs=tuple(inputs),
         summary=Summary(
-            connections=len(connections),
+            connections=total,
             tls=tls_count,
             plaintext=plain,
             errors=errors,
@@ -273,6 +279,7 @@ def _run_analyze(
         out.write(render_jsonl_connection(conn) + "\n")
         out.flush()
 
+    counts: tuple[int, int, int, int] = (0, 0, 0, 0)
     results: Iterable[InputResult]
     if jobs > 1 and len(files) > 1:
         # One process per file; results come back in the order of the command line, so the
@@ -284,8 +291,10 @@ def _run_analyze(
         results = pool.map(analyze_file, files, range(len(files)), [options] * len(files))
     else:
         pool = None
+        # JSON Lines streams each report and keeps none: flat memory on any capture.
         results = (
-            analyze_file(path, index, options, stream if fmt == "jsonl" else None)
+            analyze_file(path, index, options, stream if fmt == "jsonl" else None,
+                         keep_reports=fmt != "jsonl")
             for index, path in enumerate(files)
         )
     with _Progress(len(files)) as progress:
@@ -299,6 +308,9 @@ def _run_analyze(
             inputs.append(result.summary)
             warnings.extend(result.warnings)
             connections.extend(result.connections)
+            counts = tuple(a + b for a, b in zip(counts, (result.reported, result.tls,
+                                                          result.plaintext, result.with_errors),
+                                                 strict=True))  # type: ignore[assignment]
             progress.advance()
             if i + 1 < len(files):
                 progress.start(files[i + 1])
@@ -306,7 +318,8 @@ def _run_analyze(
     if pool is not None:
         pool.shutdown()
     connections.sort(key=lambda c: (c.first_seen_ts, c.client.ip, c.client.port, c.id))
-    report = build_report_object(command, inputs, warnings, connections)
+    report = build_report_object(command, inputs, warnings, connections,
+                                 counts if fmt == "jsonl" else None)
     if export_dir is not None:
         try:
             written = write_export(export_dir, report)

@@ -37,6 +37,11 @@ class InputResult:
     warnings: list[InputWarning] = field(default_factory=list)
     connections: list[ConnectionReport] = field(default_factory=list)
     internal_errors: list[str] = field(default_factory=list)
+    # Counts of the reported connections, also when they were not kept (keep_reports=False)
+    reported: int = 0
+    tls: int = 0
+    plaintext: int = 0
+    with_errors: int = 0
 
 
 def file_sha256(path: str) -> str | None:
@@ -205,9 +210,12 @@ def analyze_file(
     index: int,
     options: AnalysisOptions,
     on_connection: Callable[[ConnectionReport], None] | None = None,
+    keep_reports: bool = True,
 ) -> InputResult:
     """Analyze one capture. Never raises for bad input: an unusable file comes back with
-    `summary.error` set; everything read before damage is still analyzed."""
+    `summary.error` set; everything read before damage is still analyzed. With
+    `keep_reports=False` the reports only go to `on_connection` (JSON Lines): memory then does
+    not grow with the connections reported."""
     try:
         reader = open_capture(path)
     except InputError as exc:
@@ -221,7 +229,8 @@ def analyze_file(
                          packets=0, first_packet=None, last_packet=None, error=str(exc))
         )
 
-    analysis = FrameAnalysis(index, options, on_connection, secrets_blocks=reader.secrets)
+    analysis = FrameAnalysis(index, options, on_connection, keep_reports=keep_reports,
+                             secrets_blocks=reader.secrets)
     try:
         analysis.run_segments(reader.segments())
         analysis.finish()
@@ -242,6 +251,10 @@ def analyze_file(
         ),
         connections=analysis.connections,
         internal_errors=analysis.internal_errors,
+        reported=analysis.reported,
+        tls=analysis.tls,
+        plaintext=analysis.plaintext,
+        with_errors=analysis.with_errors,
     )
     for p in reader.problems:
         result.warnings.append(InputWarning(p.code, p.message, p.count, path))
