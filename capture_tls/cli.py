@@ -154,6 +154,9 @@ def cli() -> None:
 @click.option("--hosts-file", "hosts_file", type=click.Path(exists=True, dir_okay=False),
               default=None, help="hosts(5) file naming server addresses (used after --host, "
                                  "SNI and DNS answers in the capture).")
+@click.option("--expires-soon-days", type=click.IntRange(0, 3650), default=30,
+              show_default=True, metavar="DAYS",
+              help="EXPIRES_SOON when the certificate expires within DAYS of the capture.")
 @click.option("--keylog", "keylogs", multiple=True,
               type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="TLS key log (SSLKEYLOGFILE format) to decrypt TLS 1.3 handshakes; "
@@ -177,6 +180,7 @@ def analyze(
     client_family: str | None,
     ca_file: str | None,
     hosts_file: str | None,
+    expires_soon_days: int,
     keylogs: tuple[str, ...],
     output: str | None,
     jobs: int | None,
@@ -200,6 +204,7 @@ def analyze(
             raise click.UsageError(f"--hosts-file {exc}") from None
     keylog = _load_keylogs(keylogs)
     options = AnalysisOptions(
+        expires_soon_days=expires_soon_days,
         keylog=keylog,
         hosts_file=hosts_table,
         ports=frozenset({DEFAULT_MYSQL_PORT, *ports}),

@@ -211,3 +211,13 @@ def test_ca_system_is_the_system_bundle(tmp_path: Path) -> None:
     assert all(c["verdicts"]["verify_ca"] == "fail" for c in doc["connections"])
     assert code == 1
     assert run("analyze", sample("tls12-match.pcap"), "--ca", str(tmp_path / "nope.pem"))[0] == 2
+
+
+def test_expires_soon_is_configurable() -> None:
+    # the lab's leaf is valid for a year after the recording
+    _, doc = run_json("analyze", sample("tls12-match.pcap"))
+    assert not any(f["code"] == "EXPIRES_SOON" for c in doc["connections"]
+                   for f in c["findings"])
+    _, doc = run_json("analyze", sample("tls12-match.pcap"), "--expires-soon-days", "400")
+    assert all(any(f["code"] == "EXPIRES_SOON" for f in c["findings"])
+               for c in doc["connections"])

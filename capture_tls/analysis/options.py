@@ -81,6 +81,7 @@ class AnalysisOptions:
     client_family: str | None = None
     ca_pem: bytes | None = None  # --ca FILE contents
     hosts_file: HostsFile | None = None
+    expires_soon_days: int = 30  # EXPIRES_SOON below this many days after the capture
     keylog: KeyLog | None = None  # --keylog FILE...; secrets in a pcapng are added per input
     limits: Limits = field(default=DEFAULT_LIMITS)
 

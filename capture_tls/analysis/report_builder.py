@@ -51,7 +51,6 @@ _REQUIRES_TLS_TEXTS = (
 _OLD_VERSIONS = {0x0300, 0x0301, 0x0302}
 _WEAK_SIGNATURE_WORDS = ("md5", "sha1", "md2")
 _MIN_RSA_BITS = 2048
-_EXPIRES_SOON_DAYS = 30
 
 
 _EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
@@ -346,7 +345,7 @@ def _verdicts(
         ca = "fail"
     else:
         ca = "unknown"
-    _chain_findings(conn, leaf, chain, capture_time, findings)
+    _chain_findings(conn, leaf, chain, capture_time, findings, options.expires_soon_days)
 
     if intended is None:
         findings.append(_host_unknown())
@@ -479,6 +478,7 @@ def _chain_findings(
     chain: ChainResult,
     capture_time: datetime,
     findings: list[Finding],
+    expires_soon_days: int,
 ) -> None:
     cats = set(chain.categories)
     when = iso_utc(conn.first_ts)
@@ -507,7 +507,7 @@ def _chain_findings(
     not_after = certs.parse_certificate(conn.server_certificates[0]).not_after_utc
     if not cats & {"expired", "not-yet-valid"} and not_after is not None:
         days = (not_after - capture_time).days
-        if 0 <= days < _EXPIRES_SOON_DAYS:
+        if 0 <= days < expires_soon_days:
             findings.append(
                 finding(
                     "EXPIRES_SOON",
