@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -56,6 +57,8 @@ def test_json_report_follows_the_contract() -> None:
     [inp] = doc["inputs"]
     assert inp["format"] == "pcap" and inp["link_types"] == ["EN10MB"]
     assert inp["size"] == os.path.getsize(sample("tls12-match.pcap"))
+    with open(sample("tls12-match.pcap"), "rb") as f:
+        assert inp["sha256"] == hashlib.sha256(f.read()).hexdigest()
     assert doc["summary"]["connections"] == len(doc["connections"]) == 2
     ids = [c["id"] for c in doc["connections"]]
     assert len(set(ids)) == 2 and all(i.startswith("0:") for i in ids)

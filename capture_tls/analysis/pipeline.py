@@ -242,7 +242,7 @@ def analyze_file(
         InputSummary(
             path=path,
             size=reader.size,
-            sha256=file_sha256(path),
+            sha256=_reader_sha256(reader) or file_sha256(path),
             format=reader.format,
             link_types=tuple(sorted(link_type_name(lt) for lt in reader.link_types)),
             packets=reader.packets,
@@ -303,3 +303,9 @@ class _KeySource:
     @property
     def any(self) -> bool:
         return self.given is not None or bool(self._blocks)
+
+
+def _reader_sha256(reader: object) -> str | None:
+    """The hash the fast reader computed while reading, when it read the file in order."""
+    get = getattr(reader, "sha256_hex", None)
+    return get() if callable(get) else None

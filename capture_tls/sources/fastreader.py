@@ -68,6 +68,7 @@ malformed_frames. Iterate one of them once; the file is closed at its end.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -221,6 +222,25 @@ class FastCaptureReader(CaptureReader):
     _endian: str = field(default="<", repr=False)
     _pcap_link: int = field(default=0, repr=False)
     _pcap_div: int = field(default=1_000_000, repr=False)
+    # The file's SHA-256, computed from the chunks as they are read: a second pass over a
+    # 1.5 GB capture cost 1.0 s (10% of the analysis). Valid only when the reads went through
+    # the file in order to its end (a pcapng resync seeks: then the caller hashes again).
+    _sha: Any = field(default=None, repr=False)
+    _sha_at: int = field(default=-1, repr=False)
+
+    def sha256_hex(self) -> str | None:
+        """The SHA-256 of the whole file if the iteration read it in order to its end."""
+        if self._sha is None or self._sha_at != self.size:
+            return None
+        return str(self._sha.hexdigest())
+
+    def _start_hash(self) -> None:
+        f = self._file
+        assert f is not None
+        f.seek(0)
+        head = f.read(self._start)
+        self._sha = hashlib.sha256(head)
+        self._sha_at = len(head)
 
     # --- public iteration --------------------------------------------------------------------
 
@@ -250,6 +270,11 @@ class FastCaptureReader(CaptureReader):
         want = max(self.chunk_size, need - have)
         want = min(want, self.size - start)
         more = f.read(want) if want > 0 else b""
+        if start == self._sha_at and self._sha is not None:
+            self._sha.update(more)
+            self._sha_at += len(more)
+        else:
+            self._sha_at = -1  # not read in order: no hash from the chunks
         return (buf[pos:] + more if have else more), base + pos
 
     # --- pcap --------------------------------------------------------------------------------
@@ -296,6 +321,7 @@ class FastCaptureReader(CaptureReader):
     def _pcap_loop(self, decode: bool) -> Iterator[Any]:
         f = self._file
         assert f is not None
+        self._start_hash()
         f.seek(self._start)
         link = self._pcap_link
         div = self._pcap_div
@@ -416,6 +442,7 @@ class FastCaptureReader(CaptureReader):
     # --- pcapng ------------------------------------------------------------------------------
 
     def _pcapng_loop(self, decode: bool) -> Iterator[Any]:
+        self._start_hash()
         st = _NgState(self)
         link_types = self.link_types
         count = malformed = 0
