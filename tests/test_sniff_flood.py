@@ -32,13 +32,18 @@ from typing import Any
 from capture_tls.limits import DEFAULT_LIMITS
 from tests import synth
 from tests.test_sniff import (
+    LAB_DIR,
     connection_lines,
-    lab,
     make_pki,
     needs_lab,
     pyclient,
     start_sniffer,
 )
+
+if str(LAB_DIR) not in sys.path:
+    sys.path.insert(0, str(LAB_DIR))
+
+import lab
 
 PORT = 13306  # MariaDB with TLS, and the SYN flood's target (only through --port)
 GREETING_PORT = 13307  # a tiny server that sends a MySQL greeting and closes
