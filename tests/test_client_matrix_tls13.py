@@ -73,11 +73,11 @@ _NODE_WHY = (
     "(it needs a client alert or the client's Finished to call it a refusal), the client "
     "refused")
 _NO_KEY_WHY = (
-    "{client} refuses the name after completing the TLS 1.3 handshake: its Finished (one "
-    "encrypted record after CCS), the server's NewSessionTickets, then close without MySQL "
-    "data{alert}; without the key log capture-tls takes the client's encrypted Finished for "
-    "application data and says 'tls-established' (with the key log: "
-    "'closed-after-handshake', right)")
+    "{client} refuses the name after completing the TLS 1.3 handshake: CCS, its empty "
+    "Certificate and Finished (two encrypted records), the server's NewSessionTickets, then "
+    "close without MySQL data{alert}; without the key log capture-tls takes the client's "
+    "encrypted handshake flight for application data and says 'tls-established' (with the "
+    "key log: 'closed-after-handshake', right)")
 OUTCOME_DISAGREEMENTS: dict[tuple[str, str], str] = {
     (client, scenario): _NODE_WHY
     for client, scenarios in _NODE_REFUSALS.items() for scenario in scenarios

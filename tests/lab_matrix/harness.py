@@ -408,7 +408,8 @@ def wire_summary(attempt: Attempt, port: int | None = None, keylog: Path | None 
     With ``keylog`` tshark decrypts (``-o tls.keylog_file:``): a TLS 1.3 record then counts
     as its inner content type (an encrypted alert is read as the alert it is, the encrypted
     handshake as its messages), and the client's Finished marks the end of its handshake.
-    Without it a TLS 1.3 record after the ServerHello is "appdata" (its outer type)."""
+    Without it a TLS 1.3 record after the ServerHello is "appdata" (its outer type), and the
+    client's CCS is taken for the sign of its Finished (right for TLS 1.2 only)."""
     port = port if port is not None else (attempt.client_ports[0] if attempt.client_ports
                                           else None)
     if port is None:
@@ -419,7 +420,8 @@ def wire_summary(attempt: Attempt, port: int | None = None, keylog: Path | None 
     argv = ["tshark", "-n", "-r", str(attempt.capture), "-d",
             f"tcp.port=={attempt.server_port},mysql", "-Y", f"tcp.port=={port}",
             "-T", "fields", "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,"]
-    if keylog is not None and keylog.exists():
+    decrypting = keylog is not None and keylog.exists()
+    if decrypting:
         argv += ["-o", f"tls.keylog_file:{keylog}"]
     for name in fields:
         argv += ["-e", name]
@@ -442,11 +444,14 @@ def wire_summary(attempt: Attempt, port: int | None = None, keylog: Path | None 
                 names = [_HS_NAMES.get(h, h) for h in hstypes.split(",") if h]
                 parts.append("hs(" + ",".join(names or ["encrypted"]) + ")")
                 if who == "C" and "Finished" in names:
-                    client_finished = True  # TLS 1.3 decrypted (no CCS in TLS 1.3 proper)
+                    # Decrypted: the Finished itself. A TLS 1.3 client's CCS is only the
+                    # middlebox-compatibility one (sent with a second ClientHello or before an
+                    # encrypted alert), not a sign of its Finished.
+                    client_finished = True
             if "20" in content:
                 parts.append("CCS")
-                if who == "C":
-                    client_finished = True
+                if who == "C" and not decrypting:
+                    client_finished = True  # TLS 1.2: the Finished follows the CCS
             if "21" in content:
                 if descs:
                     levels_list = levels.split(",")
@@ -557,10 +562,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _after_server_hello_done(events: Sequence[str]) -> list[str]:
-    """The events after the server's ServerHelloDone (the part where clients differ), without
-    application data; "S:mysql" there is a plaintext MySQL packet (the server's ERR)."""
+    """The events after the server's ServerHelloDone (TLS 1.3, decrypted: its Finished) (the
+    part where clients differ), without application data; "S:mysql" there is a plaintext
+    MySQL packet (the server's ERR)."""
     for index, event in enumerate(events):
-        if event.startswith("S:") and "ServerHelloDone" in event:
+        if event.startswith("S:") and ("ServerHelloDone" in event or "Finished" in event):
             return [e for e in events[index + 1:] if "appdata" not in e]
     return [e for e in events if "appdata" not in e]
 
