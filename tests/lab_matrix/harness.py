@@ -18,6 +18,12 @@ its connections, nothing else. The mariadbd servers are started once and reused.
 
 ``python -m tests.lab_matrix.harness [--keep DIR] [--json FILE]`` runs the matrix and prints
 one line per attempt (real outcome and wire facts).
+
+TLS 1.3: ``LabMatrix(workdir, tls_version="TLSv1.3", keylogs=True)`` (command line:
+``--tls-version TLSv1.3 --keylogs``) starts the servers with ``--tls-version=TLSv1.3`` and has
+every client write its TLS secrets to ``Attempt.keylog`` (clients.KEYLOG_METHODS; the C clients
+through clients/keylog_shim.c, built here with gcc); ``analyze_attempt(attempt, "--keylog",
+str(attempt.keylog))`` and ``wire_summary(attempt, keylog=attempt.keylog)`` then decrypt.
 """
 
 from __future__ import annotations
