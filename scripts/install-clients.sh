@@ -5,6 +5,9 @@
 #           golang-github-go-sql-driver-mysql-dev (built offline, GOPATH mode), nodejs + npm
 #   PyPI:   mysql-connector-python (its C extension bundles libmysqlclient)
 #   npm:    mysql2, into lab-run/npm (git-ignored; never committed)
+#   Debian: gcc, libc6-dev, libssl-dev: the TLS 1.3 matrix (tests/test_client_matrix_tls13.py)
+#           builds tests/lab_matrix/clients/keylog_shim.c, an LD_PRELOAD key-log library for
+#           the OpenSSL C clients
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -16,6 +19,9 @@ done
 php -m 2>/dev/null | grep -qx mysqli || need+=(php-mysql)
 [ -d /usr/share/gocode/src/github.com/go-sql-driver/mysql ] \
     || need+=(golang-github-go-sql-driver-mysql-dev)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+[ -f /usr/include/dlfcn.h ] || need+=(libc6-dev)
+[ -f /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -q -o DPkg::Lock::Timeout=600
     apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${need[@]}" </dev/null

@@ -15,7 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CLIENTS", "ClientRunner", "Tools", "build_go_client", "client", "client_versions"]
+__all__ = [
+    "CLIENTS",
+    "KEYLOG_METHODS",
+    "ClientRunner",
+    "Tools",
+    "build_go_client",
+    "build_keylog_shim",
+    "client",
+    "client_versions",
+    "with_keylog",
+]
 
 CLIENTS_DIR = Path(__file__).resolve().parent / "clients"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +42,7 @@ class Tools:
 
     go_client: Path | None
     node_modules: Path = NPM_DIR / "node_modules"
+    keylog_shim: Path | None = None  # keylog_shim.so (build_keylog_shim), for TLS 1.3 runs
 
 
 Argv = Callable[[Tools, str, int, str, str, str], list[str]]
@@ -162,6 +173,52 @@ def client(name: str) -> ClientRunner:
         if item.name == name:
             return item
     raise KeyError(name)
+
+
+#: How each runner writes a TLS key log (NSS format) to a file, for the TLS 1.3 matrix:
+#: "shim" (LD_PRELOAD keylog_shim.so, reading $SSLKEYLOGFILE: the OpenSSL-linked C clients),
+#: "sslkeylogfile" (Python's ssl.create_default_context reads $SSLKEYLOGFILE itself: PyMySQL
+#: and mysql-connector-python's pure mode both build their context with it), "node"
+#: (node_client.js appends each TLS socket's 'keylog' event to $SSLKEYLOGFILE; Node's own
+#: ``--tls-keylog`` prints a warning that would be taken for the client's output), "go"
+#: (go_client.go sets tls.Config.KeyLogWriter when $SSLKEYLOGFILE is set).
+KEYLOG_METHODS: dict[str, str] = {
+    "mariadb-cli": "shim",
+    "mariadb-cli-noverify": "shim",
+    "pymysql": "sslkeylogfile",
+    "connector-python-c": "shim",
+    "connector-python-pure": "sslkeylogfile",
+    "php-mysqli": "shim",
+    "php-pdo": "shim",
+    "node-mysql2-ca": "node",
+    "node-mysql2": "node",
+    "go-mysql": "go",
+}
+
+
+def with_keylog(runner: ClientRunner, tools: Tools, argv: list[str], keylog: Path) -> list[str]:
+    """``argv`` changed so that the client appends its TLS secrets to ``keylog``."""
+    method = KEYLOG_METHODS[runner.name]
+    env = ["env", f"SSLKEYLOGFILE={keylog}"]
+    if method == "shim":
+        if tools.keylog_shim is None:
+            raise RuntimeError("the key-log shim was not built (gcc, libssl-dev?)")
+        env.append(f"LD_PRELOAD={tools.keylog_shim}")
+    return [*env, *argv]
+
+
+def build_keylog_shim(workdir: Path) -> Path | None:
+    """Build clients/keylog_shim.c into ``workdir``; None when gcc or OpenSSL's headers
+    (libssl-dev) are missing."""
+    if shutil.which("gcc") is None or not Path("/usr/include/openssl/ssl.h").exists():
+        return None
+    out = workdir / "keylog_shim.so"
+    proc = subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-o", str(out),
+                           str(CLIENTS_DIR / "keylog_shim.c"), "-ldl"],
+                          capture_output=True, check=False, timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"gcc keylog_shim.c failed: {proc.stderr.decode(errors='replace')}")
+    return out
 
 
 def build_go_client(workdir: Path) -> Path | None:

@@ -18,6 +18,12 @@ its connections, nothing else. The mariadbd servers are started once and reused.
 
 ``python -m tests.lab_matrix.harness [--keep DIR] [--json FILE]`` runs the matrix and prints
 one line per attempt (real outcome and wire facts).
+
+TLS 1.3: ``LabMatrix(workdir, tls_version="TLSv1.3", keylogs=True)`` (command line:
+``--tls-version TLSv1.3 --keylogs``) starts the servers with ``--tls-version=TLSv1.3`` and has
+every client write its TLS secrets to ``Attempt.keylog`` (clients.KEYLOG_METHODS; the C clients
+through clients/keylog_shim.c, built here with gcc); ``analyze_attempt(attempt, "--keylog",
+str(attempt.keylog))`` and ``wire_summary(attempt, keylog=attempt.keylog)`` then decrypt.
 """
 
 from __future__ import annotations
@@ -38,7 +44,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .clients import CLIENTS, REPO_ROOT, ClientRunner, Tools, build_go_client, client_versions
+from .clients import (
+    CLIENTS,
+    KEYLOG_METHODS,
+    REPO_ROOT,
+    ClientRunner,
+    Tools,
+    build_go_client,
+    build_keylog_shim,
+    client_versions,
+    with_keylog,
+)
 from .scenarios import SCENARIOS, SERVER_HOST_NUMBER, SERVERS, Scenario, ServerCert, server_address
 
 sys.path.insert(0, str(REPO_ROOT / "samples" / "lab"))
@@ -90,6 +106,8 @@ class Attempt:
     output: str  # everything the client printed
     client_ports: tuple[int, ...]  # source ports of its TCP connections to the server
     seconds: float
+    keylog: Path | None = None  # the TLS key log the client wrote (LabMatrix(keylogs=True))
+    tls_version: str = "TLSv1.2"  # the only version the servers allowed
 
     @property
     def error(self) -> str:
@@ -119,12 +137,19 @@ class _ServerInfo:
 
 @dataclass
 class LabMatrix:
-    """The lab, its servers and one client host per runner. A context manager."""
+    """The lab, its servers and one client host per runner. A context manager.
+
+    ``tls_version`` is the servers' ``--tls-version`` (the only version they accept);
+    ``keylogs`` makes every client write its TLS secrets to ``Attempt.keylog``
+    (clients.KEYLOG_METHODS), for decrypting TLS 1.3 handshakes.
+    """
 
     workdir: Path
     clients: Sequence[ClientRunner] = CLIENTS
     scenarios: Sequence[Scenario] = SCENARIOS
     tools: Tools = field(default_factory=lambda: Tools(None))
+    tls_version: str = "TLSv1.2"
+    keylogs: bool = False
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _servers: dict[str, _ServerInfo] = field(default_factory=dict)
     _client_hosts: dict[str, lab.Host] = field(default_factory=dict)
@@ -146,7 +171,8 @@ class LabMatrix:
 
     def _start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.tools = Tools(build_go_client(self.workdir))
+        self.tools = Tools(build_go_client(self.workdir),
+                           keylog_shim=build_keylog_shim(self.workdir) if self.keylogs else None)
         the_lab = self._stack.enter_context(lab.Lab())
         server = the_lab.add_host("srv", SERVER_HOST_NUMBER)
         dns = the_lab.add_host("dns", DNS_HOST_NUMBER)
@@ -181,7 +207,7 @@ class LabMatrix:
                     cnames[name] = target
             self._stack.enter_context(lab.start_mariadb(
                 server, self.workdir, port=port, ssl_cert=chain_path, ssl_key=key_path,
-                tls_version="TLSv1.2"))
+                tls_version=self.tls_version))
         self._stack.enter_context(
             lab.start_dnsmasq(dns, self.workdir, a_records=a_records, cnames=cnames))
 
@@ -205,8 +231,20 @@ class LabMatrix:
             return self._servers[scenario.server].cert_pem
         return self._ca_files[scenario.ca]
 
+    def server_certificate(self, scenario: Scenario) -> Path:
+        """The PEM file of the leaf certificate the scenario's server was given."""
+        return self._servers[scenario.server].cert_pem
+
     def runnable_clients(self) -> list[ClientRunner]:
-        return [c for c in self.clients if c.missing(self.tools) is None]
+        return [c for c in self.clients if self.missing(c) is None]
+
+    def missing(self, runner: ClientRunner) -> str | None:
+        """Why ``runner`` cannot run in this matrix, or None."""
+        why = runner.missing(self.tools)
+        if why is None and self.keylogs and KEYLOG_METHODS.get(runner.name) == "shim" \
+                and self.tools.keylog_shim is None:
+            why = "the key-log shim could not be built (gcc and libssl-dev are needed)"
+        return why
 
     def run(self, runner: ClientRunner, scenario: Scenario) -> Attempt:
         """Run one client against one scenario inside a capture of its own."""
@@ -216,6 +254,12 @@ class LabMatrix:
         ca = self.ca_file(scenario)
         argv = runner.argv(self.tools, dialed, info.port, USER, PASSWORD, str(ca))
         path = self.workdir / "captures" / f"{runner.name}--{scenario.name}.pcap"
+        keylog: Path | None = None
+        if self.keylogs:
+            keylog = self.workdir / "keylogs" / f"{runner.name}--{scenario.name}.keylog"
+            keylog.parent.mkdir(parents=True, exist_ok=True)
+            keylog.unlink(missing_ok=True)
+            argv = with_keylog(runner, self.tools, argv, keylog)
         start = time.monotonic()
         with lab.capture(host, path, settle_seconds=0.3):
             try:
@@ -230,7 +274,8 @@ class LabMatrix:
             server_ip=info.ip, server_port=info.port, ca=ca, argv=tuple(argv), capture=path,
             exit_status=status, connected=connected, output=output,
             client_ports=tuple(client_ports_in(path, info.ip, info.port)),
-            seconds=round(time.monotonic() - start, 2),
+            seconds=round(time.monotonic() - start, 2), keylog=keylog,
+            tls_version=self.tls_version,
         )
 
     def run_all(self, parallel: bool = True) -> dict[tuple[str, str], Attempt]:
@@ -362,8 +407,15 @@ _HS_NAMES = {"1": "ClientHello", "2": "ServerHello", "11": "Certificate",
              "4": "NewSessionTicket", "20": "Finished"}
 
 
-def wire_summary(attempt: Attempt, port: int | None = None) -> WireSummary:
-    """tshark's reading of the attempt's (first) connection: SNI, alerts, close."""
+def wire_summary(attempt: Attempt, port: int | None = None, keylog: Path | None = None
+                 ) -> WireSummary:
+    """tshark's reading of the attempt's (first) connection: SNI, alerts, close.
+
+    With ``keylog`` tshark decrypts (``-o tls.keylog_file:``): a TLS 1.3 record then counts
+    as its inner content type (an encrypted alert is read as the alert it is, the encrypted
+    handshake as its messages), and the client's Finished marks the end of its handshake.
+    Without it a TLS 1.3 record after the ServerHello is "appdata" (its outer type), and the
+    client's CCS is taken for the sign of its Finished (right for TLS 1.2 only)."""
     port = port if port is not None else (attempt.client_ports[0] if attempt.client_ports
                                           else None)
     if port is None:
@@ -374,6 +426,9 @@ def wire_summary(attempt: Attempt, port: int | None = None) -> WireSummary:
     argv = ["tshark", "-n", "-r", str(attempt.capture), "-d",
             f"tcp.port=={attempt.server_port},mysql", "-Y", f"tcp.port=={port}",
             "-T", "fields", "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=,"]
+    decrypting = keylog is not None and keylog.exists()
+    if decrypting:
+        argv += ["-o", f"tls.keylog_file:{keylog}"]
     for name in fields:
         argv += ["-e", name]
     proc = subprocess.run(argv, capture_output=True, check=True, timeout=60)
@@ -394,10 +449,15 @@ def wire_summary(attempt: Attempt, port: int | None = None) -> WireSummary:
             if "22" in content:
                 names = [_HS_NAMES.get(h, h) for h in hstypes.split(",") if h]
                 parts.append("hs(" + ",".join(names or ["encrypted"]) + ")")
+                if who == "C" and "Finished" in names:
+                    # Decrypted: the Finished itself. A TLS 1.3 client's CCS is only the
+                    # middlebox-compatibility one (sent with a second ClientHello or before an
+                    # encrypted alert), not a sign of its Finished.
+                    client_finished = True
             if "20" in content:
                 parts.append("CCS")
-                if who == "C":
-                    client_finished = True
+                if who == "C" and not decrypting:
+                    client_finished = True  # TLS 1.2: the Finished follows the CCS
             if "21" in content:
                 if descs:
                     levels_list = levels.split(",")
@@ -446,7 +506,7 @@ def _alert_name(code: str) -> str:
 
 def _rows(matrix: LabMatrix, attempts: Iterable[Attempt]) -> Iterator[dict[str, Any]]:
     for attempt in attempts:
-        wire = wire_summary(attempt)
+        wire = wire_summary(attempt, keylog=attempt.keylog)
         row: dict[str, Any] = {
             k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(attempt).items()}
         row["error"] = attempt.error
@@ -465,6 +525,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, help="write the outcome table here")
     parser.add_argument("--client", action="append", help="only these clients")
     parser.add_argument("--scenario", action="append", help="only these scenarios")
+    parser.add_argument("--tls-version", default="TLSv1.2",
+                        help="the servers' --tls-version (TLSv1.2 or TLSv1.3)")
+    parser.add_argument("--keylogs", action="store_true",
+                        help="clients write TLS key logs (tshark then decrypts the TLS 1.3 "
+                        "handshake for the wire facts)")
     args = parser.parse_args(argv)
     missing = matrix_prerequisites_missing()
     if missing:
@@ -475,10 +540,11 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
     started = time.monotonic()
     try:
-        with LabMatrix(workdir, clients, scenarios) as matrix:
+        with LabMatrix(workdir, clients, scenarios, tls_version=args.tls_version,
+                       keylogs=args.keylogs) as matrix:
             setup = time.monotonic() - started
             for runner in matrix.clients:
-                why = runner.missing(matrix.tools)
+                why = matrix.missing(runner)
                 if why:
                     print(f"skipped {runner.name}: {why}", file=sys.stderr)
             attempts = matrix.run_all()
@@ -502,10 +568,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _after_server_hello_done(events: Sequence[str]) -> list[str]:
-    """The events after the server's ServerHelloDone (the part where clients differ), without
-    application data; "S:mysql" there is a plaintext MySQL packet (the server's ERR)."""
+    """The events after the server's ServerHelloDone (TLS 1.3, decrypted: its Finished) (the
+    part where clients differ), without application data; "S:mysql" there is a plaintext
+    MySQL packet (the server's ERR)."""
     for index, event in enumerate(events):
-        if event.startswith("S:") and "ServerHelloDone" in event:
+        if event.startswith("S:") and ("ServerHelloDone" in event or "Finished" in event):
             return [e for e in events[index + 1:] if "appdata" not in e]
     return [e for e in events if "appdata" not in e]
 

@@ -2,6 +2,7 @@
 // RegisterTLSConfig (RootCAs from CA, ServerName = HOST).
 // Usage: go_client HOST PORT USER PASSWORD CA
 // Prints "OK" (exit 0) after SELECT 1, or "FAILED <error>" (exit 1).
+// With SSLKEYLOGFILE set, appends the TLS secrets there (tls.Config.KeyLogWriter).
 package main
 
 import (
@@ -35,9 +36,18 @@ func main() {
 	if !pool.AppendCertsFromPEM(pem) {
 		fail(fmt.Errorf("no certificate in %s", caPath))
 	}
-	err = mysql.RegisterTLSConfig("custom", &tls.Config{
+	tlsConfig := &tls.Config{
 		RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12,
-	})
+	}
+	if path := os.Getenv("SSLKEYLOGFILE"); path != "" {
+		keylog, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0644)
+		if err != nil {
+			fail(err)
+		}
+		defer keylog.Close()
+		tlsConfig.KeyLogWriter = keylog
+	}
+	err = mysql.RegisterTLSConfig("custom", tlsConfig)
 	if err != nil {
 		fail(err)
 	}

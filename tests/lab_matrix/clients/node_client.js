@@ -1,8 +1,20 @@
 // Node's mysql2 over TLS: ssl {ca, rejectUnauthorized: true}, with or without verifyIdentity.
 // Usage: node node_client.js ca|identity HOST PORT USER PASSWORD CA
 // Prints "OK" (exit 0) after SELECT 1, or "FAILED <error>" (exit 1).
+// With SSLKEYLOGFILE set, appends the TLS secrets there: every socket that tls.connect
+// returns (mysql2 upgrades its connection with it) gets a 'keylog' listener.
 'use strict';
 const fs = require('fs');
+const tls = require('tls');
+const keylogFile = process.env.SSLKEYLOGFILE;
+if (keylogFile) {
+  const connect = tls.connect;
+  tls.connect = function (...args) {
+    const socket = connect.apply(this, args);
+    socket.on('keylog', (line) => fs.appendFileSync(keylogFile, line, { mode: 0o644 }));
+    return socket;
+  };
+}
 const mysql = require('mysql2');
 
 const [mode, host, port, user, password, ca] = process.argv.slice(2);
