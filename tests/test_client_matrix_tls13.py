@@ -59,38 +59,10 @@ REFUSED_OUTCOMES = {"client-rejected-certificate", "closed-after-handshake"}
 #: Findings that say the key log did not do its job.
 KEY_TROUBLE = {"CERT_NOT_VISIBLE_TLS13", "KEYLOG_NO_SECRET", "DECRYPTION_FAILED"}
 
-#: Where capture-tls's outcome disagrees with the real client over TLS 1.3 (xfail, strict): the
-#: analyzer is not changed by this test; OBSERVED.md ("TLS 1.3") has the wire of each cell.
-_NAME_REFUSALS = ("cname", "wildcard-deep", "cn-not-san", "ip-no-ipsan")
-_NODE_REFUSALS = {
-    "node-mysql2": (*_NAME_REFUSALS, "ip-san", "expired", "self-signed", "untrusted-ca"),
-    "node-mysql2-ca": ("expired", "self-signed", "untrusted-ca"),
-}
-_NODE_WHY = (
-    "mysql2 (Node 20, OpenSSL 3.0) refuses a TLS 1.3 certificate without sending anything "
-    "after its ClientHello: no alert, no Finished, just FIN right after the server's flight "
-    "(the server then sends an encrypted decode_error alert); capture-tls says 'incomplete' "
-    "(it needs a client alert or the client's Finished to call it a refusal), the client "
-    "refused")
-_NO_KEY_WHY = (
-    "{client} refuses the name after completing the TLS 1.3 handshake: CCS, its empty "
-    "Certificate and Finished (two encrypted records), the server's NewSessionTickets, then "
-    "close without MySQL data{alert}; without the key log capture-tls takes the client's "
-    "encrypted handshake flight for application data and says 'tls-established' (with the "
-    "key log: 'closed-after-handshake', right)")
-OUTCOME_DISAGREEMENTS: dict[tuple[str, str], str] = {
-    (client, scenario): _NODE_WHY
-    for client, scenarios in _NODE_REFUSALS.items() for scenario in scenarios
-}
-#: The same without the key log: the node cells, and the refusals after the handshake.
-OUTCOME_DISAGREEMENTS_NO_KEYLOG: dict[tuple[str, str], str] = {
-    **OUTCOME_DISAGREEMENTS,
-    **{(client, scenario): _NO_KEY_WHY.format(client=client, alert=alert)
-       for client, alert in (("mariadb-cli", " (RST, no alert)"),
-                             ("php-mysqli", " (an encrypted close_notify, then RST)"),
-                             ("php-pdo", " (an encrypted close_notify, then RST)"))
-       for scenario in _NAME_REFUSALS},
-}
+#: capture-tls's outcome used to disagree with mysql2 (FIN right after the server's flight,
+#: no alert, no Finished) and, without the key log, with refusals after the handshake (the
+#: client's encrypted Certificate + Finished taken for its login). Both are rules now
+#: (report_builder._outcome, ConnectionState._tls13_finished_record_bytes); every cell must agree.
 
 
 @dataclass(frozen=True)
@@ -258,7 +230,7 @@ def _assert_outcome(cell: Cell, connection: dict[str, Any], runner: ClientRunner
             f"{' '.join(cell.wire.events)}")
 
 
-@pytest.mark.parametrize(("runner", "scenario"), _cells(OUTCOME_DISAGREEMENTS))
+@pytest.mark.parametrize(("runner", "scenario"), CELLS)
 def test_outcome_agrees_with_client(
     matrix: MatrixRun, runner: ClientRunner, scenario: Scenario
 ) -> None:
@@ -267,7 +239,7 @@ def test_outcome_agrees_with_client(
     _assert_outcome(cell, cell.keyed[0], runner)
 
 
-@pytest.mark.parametrize(("runner", "scenario"), _cells(OUTCOME_DISAGREEMENTS_NO_KEYLOG))
+@pytest.mark.parametrize(("runner", "scenario"), CELLS)
 def test_outcome_without_keylog_agrees_with_client(
     matrix: MatrixRun, runner: ClientRunner, scenario: Scenario
 ) -> None:

@@ -68,9 +68,9 @@ _SERVER_NEXT: dict[tuple[str, str], str] = {
 _MAX_AUTH_PACKETS = 8
 # Handshake steps kept for the ladder diagram of one connection.
 _MAX_LADDER_STEPS = 64
-# TLS 1.3: a protected record of exactly this many bytes is an alert (2 bytes of alert, 1 of
-# inner content type, 16 of AEAD tag, RFC 8446 section 5.2) -- every suite has a 16-byte tag.
-_TLS13_ALERT_RECORD_BYTES = 19
+# TLS 1.3: a protected record holding an alert has 2 bytes of alert and 1 of inner content type
+# before the AEAD tag (RFC 8446 section 5.2).
+_TLS13_ALERT_BODY_BYTES = 3
 _HS_SERVER_HELLO_DONE = 14
 _HS_NEW_SESSION_TICKET = 4
 _EXT_PRE_SHARED_KEY = 41
@@ -575,15 +575,16 @@ class ConnectionState:
         n = self.client_protected_records
         if n == 1:
             self.client_first_protected_len = len(ev.fragment)
+        size = len(ev.fragment)
         # TLS 1.3 hides the content type; a protected record of exactly an alert's size is one.
         is_alert = ev.content_type == 21 or (
-            self.tls13 and len(ev.fragment) == _TLS13_ALERT_RECORD_BYTES
+            self.tls13 and size == _TLS13_ALERT_BODY_BYTES + self._tls13_tag_bytes()
         )
         if is_alert:
-            # n == 1: instead of its Finished, the client refused the handshake (a TLS 1.3
-            # client's certificate rejection looks like this). n >= 2: after its Finished, the
-            # client closed the session (close_notify) without logging in.
-            after_finished = n >= 2
+            # Before its Finished: the client refused the handshake (a TLS 1.3 client's
+            # certificate rejection looks like this). After it: the client closed the session
+            # (close_notify) without logging in.
+            after_finished = self.client_finished
             self.alerts += _one(AlertSeen(sender, None, None, True,
                                          self._server_certificate_sent(), ts, after_finished))
             self._step(ts, sender, "Alert (encrypted" + (", by its length)" if ev.content_type
@@ -592,13 +593,30 @@ class ConnectionState:
                 self.client_closed_by_alert = True
             self._stop()
             return
-        # First protected client record: Finished (1.2 and 1.3). Second: the login.
-        if n == 1:
+        if not self.client_finished:
+            if self.tls13 and size != self._tls13_finished_record_bytes():
+                # Before its Finished a TLS 1.3 client may send Certificate (25 bytes when
+                # empty) and CertificateVerify; only the Finished has the hash's size.
+                self._step(ts, sender, "encrypted handshake")
+                return
+            self.client_finished = True  # TLS 1.2: the first record after ChangeCipherSpec
             self._step(ts, sender, "Finished (encrypted)")
-        elif n == 2:
-            self.client_app_data = True
-            self._step(ts, sender, "application data (login)")
-            self._stop()
+            return
+        self.client_app_data = True
+        self._step(ts, sender, "application data (login)")
+        self._stop()
+
+    def _tls13_finished_record_bytes(self) -> int:
+        """A TLS 1.3 Finished record: 4 bytes of header, the transcript hash (48 bytes for
+        TLS_AES_256_GCM_SHA384, 32 for the other suites), the content type and a 16-byte tag
+        (RFC 8446 sections 4.4.4 and 5.2)."""
+        suite = self.server_hello.cipher_suite if self.server_hello else 0
+        return 4 + (48 if suite == 0x1302 else 32) + 1 + self._tls13_tag_bytes()
+
+    def _tls13_tag_bytes(self) -> int:
+        """The AEAD tag: 8 bytes for TLS_AES_128_CCM_8_SHA256, 16 for the other suites."""
+        suite = self.server_hello.cipher_suite if self.server_hello else 0
+        return 8 if suite == 0x1305 else 16
 
     def _closed(self, ts: float, from_client: bool) -> None:
         """A FIN or RST: no more data from that side; the outcome is what we have now."""

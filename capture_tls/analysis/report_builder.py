@@ -309,12 +309,20 @@ def _outcome(conn: ConnectionState) -> Outcome:
         return "client-rejected-certificate"
     if conn.client_app_data and not client_fatal:
         return "tls-established"
-    handshake_finished = conn.client_protected_records >= 1 and (
-        conn.tls13 or conn.client_ccs
-    )
-    if handshake_finished and (conn.client_fin or conn.client_rst or conn.client_closed_by_alert):
+    closed = conn.client_fin or conn.client_rst
+    if conn.client_finished and (closed or conn.client_closed_by_alert):
         return "closed-after-handshake"
+    if closed and not conn.client_finished and _server_flight_sent(conn):
+        # mysql2 over TLS 1.3: no alert, no Finished, a FIN right after the server's flight
+        return "client-rejected-certificate"
     return "incomplete"
+
+
+def _server_flight_sent(conn: ConnectionState) -> bool:
+    """The server sent what the client needs to judge it (its certificate)."""
+    if conn.tls13:
+        return conn.server_protected_records >= 1 or conn.server_certificates is not None
+    return conn.server_hello_done and conn.server_certificates is not None
 
 
 def _verdicts(
@@ -608,15 +616,17 @@ def _key_findings(leaf: CertificateFacts, findings: list[Finding]) -> None:
 def _outcome_findings(conn: ConnectionState, outcome: Outcome, findings: list[Finding]) -> None:
     if outcome == "client-rejected-certificate":
         alert = next(
-            a for a in conn.alerts
-            if a.sender == "client" and (a.level == 2 or a.level is None)
-            and not a.after_client_finished
+            (a for a in conn.alerts
+             if a.sender == "client" and (a.level == 2 or a.level is None)
+             and not a.after_client_finished),
+            None,
         )
-        what = (
-            tls.alert_description_name(alert.description)
-            if alert.description is not None
-            else "an encrypted alert"
-        )
+        if alert is None:
+            what = "it closed the connection after the server's certificate, without an alert"
+        elif alert.description is not None:
+            what = tls.alert_description_name(alert.description)
+        else:
+            what = "an encrypted alert"
         findings.append(
             finding(
                 "CLIENT_REJECTED_CERT",
