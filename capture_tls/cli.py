@@ -37,7 +37,7 @@ from capture_tls.analysis.options import (
 from capture_tls.analysis.pipeline import InputResult, analyze_file
 from capture_tls.analysis.trim import trim_capture
 from capture_tls.errors import InputError
-from capture_tls.limits import DEFAULT_LIMITS
+from capture_tls.limits import DEFAULT_LIMITS, Limits
 from capture_tls.protocols.keylog import KeyLog
 from capture_tls.reporting.export import write_export
 from capture_tls.reporting.html_report import render_html
@@ -191,27 +191,9 @@ def analyze(
 ) -> None:
     """Analyze capture FILES (pcap or pcapng) and report every MySQL connection's TLS
     handshake and certificate."""
-    try:
-        rules = tuple(parse_host_rule(h) for h in hosts)
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from None
-    ca_pem = _load_ca(ca_file)
-    hosts_table: HostsFile | None = None
-    if hosts_file is not None:
-        try:
-            hosts_table = HostsFile.load(hosts_file)
-        except HostsFileError as exc:
-            raise click.UsageError(f"--hosts-file {exc}") from None
-    keylog = _load_keylogs(keylogs)
-    options = AnalysisOptions(
-        expires_soon_days=expires_soon_days,
-        keylog=keylog,
-        hosts_file=hosts_table,
-        ports=frozenset({DEFAULT_MYSQL_PORT, *ports}),
-        hosts=rules,
-        client_family=client_family,
-        ca_pem=ca_pem,
-    )
+    options = _analysis_options(hosts, ports, client_family, ca_file, hosts_file,
+                                expires_soon_days=expires_soon_days,
+                                keylog=_load_keylogs(keylogs))
     command = _command_line(ctx)
     out: IO[str]
     if output is not None:
@@ -225,6 +207,40 @@ def analyze(
         if output is not None:
             out.close()
     ctx.exit(code)
+
+
+def _analysis_options(
+    hosts: Sequence[str],
+    ports: Sequence[int],
+    client_family: str | None,
+    ca_file: str | None,
+    hosts_file: str | None,
+    *,
+    expires_soon_days: int = 30,
+    keylog: KeyLog | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> AnalysisOptions:
+    """The options analyze and sniff share, read and checked (usage errors exit 2)."""
+    try:
+        rules = tuple(parse_host_rule(h) for h in hosts)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    hosts_table: HostsFile | None = None
+    if hosts_file is not None:
+        try:
+            hosts_table = HostsFile.load(hosts_file)
+        except HostsFileError as exc:
+            raise click.UsageError(f"--hosts-file {exc}") from None
+    return AnalysisOptions(
+        ports=frozenset({DEFAULT_MYSQL_PORT, *ports}),
+        hosts=rules,
+        client_family=client_family,
+        ca_pem=_load_ca(ca_file),
+        hosts_file=hosts_table,
+        expires_soon_days=expires_soon_days,
+        keylog=keylog,
+        limits=limits,
+    )
 
 
 def _load_ca(ca_file: str | None) -> bytes | None:
@@ -510,28 +526,11 @@ def sniff(
     if list_interfaces:
         _print_interfaces()
         ctx.exit(EXIT_OK)
-    try:
-        rules = tuple(parse_host_rule(h) for h in hosts)
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from None
-    ca_pem = _load_ca(ca_file)
-    hosts_table: HostsFile | None = None
-    if hosts_file is not None:
-        try:
-            hosts_table = HostsFile.load(hosts_file)
-        except HostsFileError as exc:
-            raise click.UsageError(f"--hosts-file {exc}") from None
     limits = DEFAULT_LIMITS
     if idle_timeout is not None:
         limits = dataclasses.replace(limits, idle_timeout_seconds=idle_timeout)
-    options = AnalysisOptions(
-        hosts_file=hosts_table,
-        ports=frozenset({DEFAULT_MYSQL_PORT, *ports}),
-        hosts=rules,
-        client_family=client_family,
-        ca_pem=ca_pem,
-        limits=limits,
-    )
+    options = _analysis_options(hosts, ports, client_family, ca_file, hosts_file,
+                                limits=limits)
     settings = SniffSettings(interface=interface, any_port=any_port, duration_seconds=duration,
                              max_connections=count, write_path=write_path,
                              buffer_bytes=buffer_kib * 1024)
