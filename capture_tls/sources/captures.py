@@ -42,9 +42,9 @@ import logging
 import os
 import stat
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, Protocol
 
 from scapy.error import Scapy_Exception
 from scapy.utils import RawPcapNgReader, RawPcapReader
@@ -340,32 +340,49 @@ class _PcapNgReader(RawPcapNgReader):
     def _resync(self, start: int) -> bool:
         """Look for the next block whose leading and trailing lengths agree, starting at a
         4-byte aligned offset >= start. On success the file is positioned there."""
-        f = self.f
-        start += -start % 4
-        end = min(self.size, start + _RESYNC_WINDOW_BYTES)
-        if end - start < 12:
+        found = find_next_block(self.f, self.size, start, self._header, self._trailer_matches)
+        if found is None:
             return False
-        f.seek(start)
-        window = f.read(end - start)
-        for i in range(0, len(window) - 11, 4):
-            if self._block_at(window, i, start):
-                f.seek(start + i)
-                self.pos = start + i
-                return True
-        return False
+        self.pos = found
+        return True
 
-    def _block_at(self, window: bytes, i: int, base: int) -> bool:
+
+class _Seekable(Protocol):
+    def seek(self, offset: int, whence: int = ..., /) -> int: ...
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+def find_next_block(
+    f: _Seekable,
+    size: int,
+    start: int,
+    header: Callable[[bytes], tuple[int, int]],
+    trailer_matches: Callable[[bytes, bytes, int], bool],
+) -> int | None:
+    """After a damaged pcapng block: the offset of the next block whose type is known and whose
+    leading and trailing lengths agree, at a 4-byte aligned offset >= start, within
+    `_RESYNC_WINDOW_BYTES`. The file is left positioned there; None when there is none.
+    Shared by both engines (scapy's and the fast reader)."""
+    start += -start % 4
+    end = min(size, start + _RESYNC_WINDOW_BYTES)
+    if end - start < 12:
+        return None
+    f.seek(start)
+    window = f.read(end - start)
+    for i in range(0, len(window) - 11, 4):
         head = window[i : i + 12]
-        btype, blocklen = self._header(head)
-        if btype not in _KNOWN_BLOCK_TYPES or blocklen < 0 or base + i + blocklen > self.size:
-            return False
+        btype, blocklen = header(head)
+        if btype not in _KNOWN_BLOCK_TYPES or blocklen < 0 or start + i + blocklen > size:
+            continue
         if i + blocklen <= len(window):
             tail = window[i + blocklen - 4 : i + blocklen]
         else:
-            f = self.f
-            f.seek(base + i + blocklen - 4)
+            f.seek(start + i + blocklen - 4)
             tail = f.read(4)
-        return self._trailer_matches(head, tail, blocklen)
+        if trailer_matches(head, tail, blocklen):
+            f.seek(start + i)
+            return start + i
+    return None
 
 
 @dataclass

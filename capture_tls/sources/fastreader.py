@@ -76,11 +76,9 @@ from typing import IO, Any
 
 from capture_tls.errors import InputError, ProtocolError
 from capture_tls.sources.captures import (
-    _KNOWN_BLOCK_TYPES,
     _MAX_BLOCK_BYTES,
     _MAX_FRAME_BYTES,
     _MAX_PCAP_RECORD_BYTES,
-    _RESYNC_WINDOW_BYTES,
     _SHB,
     DAMAGED_BLOCK,
     TRUNCATED_FILE,
@@ -88,6 +86,7 @@ from capture_tls.sources.captures import (
     RawFrame,
     Segment,
     _Problems,
+    find_next_block,
 )
 from capture_tls.sources.frames import decode_frame
 
@@ -713,35 +712,14 @@ class _NgState:
         self._stop()
 
     def _resync(self, start: int) -> bool:
-        """Find the next block whose leading and trailing lengths agree, at a 4-byte aligned
-        offset >= start, within `_RESYNC_WINDOW_BYTES`. On success reading goes on there."""
-        f = self.f
-        start += -start % 4
-        end = min(self.size, start + _RESYNC_WINDOW_BYTES)
-        if end - start < 12:
+        """Find the next good block after damage (`find_next_block`); reading goes on there."""
+        found = find_next_block(self.f, self.size, start, self._header, self._trailer_matches)
+        if found is None:
             return False
-        f.seek(start)
-        window = f.read(end - start)
-        for i in range(0, len(window) - 11, 4):
-            if self._block_at(window, i, start):
-                f.seek(start + i)
-                self.buf = b""
-                self.pos = 0
-                self.base = start + i
-                return True
-        return False
-
-    def _block_at(self, window: bytes, i: int, base: int) -> bool:
-        head = window[i : i + 12]
-        btype, blocklen = self._header(head)
-        if btype not in _KNOWN_BLOCK_TYPES or blocklen < 0 or base + i + blocklen > self.size:
-            return False
-        if i + blocklen <= len(window):
-            tail = window[i + blocklen - 4 : i + blocklen]
-        else:
-            self.f.seek(base + i + blocklen - 4)
-            tail = self.f.read(4)
-        return self._trailer_matches(head, tail, blocklen)
+        self.buf = b""
+        self.pos = 0
+        self.base = found
+        return True
 
     # --- one block ---------------------------------------------------------------------------
 
