@@ -8,7 +8,21 @@ from __future__ import annotations
 
 from capture_tls.errors import ProtocolError
 
-__all__ = ["ByteReader"]
+__all__ = ["ByteReader", "consume_prefix"]
+
+
+def consume_prefix(buf: bytearray, end: int, compact_after_bytes: int) -> int:
+    """The sans-I/O readers' buffer: bytes before `end` are consumed; returns the new read
+    position. Compacting only when the consumed prefix is at least half the buffer (and at
+    least `compact_after_bytes`) keeps the copying linear in the bytes received, however they
+    are chunked."""
+    if end >= len(buf):
+        buf.clear()
+        return 0
+    if end >= compact_after_bytes and 2 * end >= len(buf):
+        del buf[:end]
+        return 0
+    return end
 
 
 class ByteReader:

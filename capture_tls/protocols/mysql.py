@@ -41,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from capture_tls.bytereader import ByteReader
+from capture_tls.bytereader import ByteReader, consume_prefix
 from capture_tls.errors import ProtocolError
 from capture_tls.limits import DEFAULT_LIMITS, Limits
 
@@ -214,17 +214,7 @@ class MysqlPacketReader:
         return rest
 
     def _consume_to(self, end: int) -> None:
-        # Compacting only when the consumed prefix is at least half the buffer keeps the
-        # copying linear in the bytes received, however they are chunked.
-        buf = self._buf
-        if end >= len(buf):
-            buf.clear()
-            self._pos = 0
-        elif end >= _COMPACT_AFTER_BYTES and 2 * end >= len(buf):
-            del buf[:end]
-            self._pos = 0
-        else:
-            self._pos = end
+        self._pos = consume_prefix(self._buf, end, _COMPACT_AFTER_BYTES)
 
 
 def _is_printable_ascii(data: bytes | bytearray) -> bool:

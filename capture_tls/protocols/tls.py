@@ -46,7 +46,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
-from capture_tls.bytereader import ByteReader
+from capture_tls.bytereader import ByteReader, consume_prefix
 from capture_tls.errors import ProtocolError
 from capture_tls.limits import DEFAULT_LIMITS, Limits
 from capture_tls.protocols.mysql import NEED_DATA, NeedData
@@ -233,14 +233,7 @@ class HandshakeReassembler:
         if len(buf) < end:
             return NEED_DATA
         message = (buf[pos], bytes(buf[pos + _HANDSHAKE_HEADER_BYTES : end]))
-        if end >= len(buf):
-            buf.clear()
-            self._pos = 0
-        elif end >= _COMPACT_AFTER_BYTES and 2 * end >= len(buf):
-            del buf[:end]
-            self._pos = 0
-        else:
-            self._pos = end
+        self._pos = consume_prefix(buf, end, _COMPACT_AFTER_BYTES)
         return message
 
 
@@ -402,17 +395,7 @@ class TlsStream:
         return None
 
     def _consume_to(self, end: int) -> None:
-        # Compacting only when the consumed prefix is at least half the buffer keeps the
-        # copying linear in the bytes received, however they are chunked.
-        buf = self._buf
-        if end >= len(buf):
-            buf.clear()
-            self._pos = 0
-        elif end >= _COMPACT_AFTER_BYTES and 2 * end >= len(buf):
-            del buf[:end]
-            self._pos = 0
-        else:
-            self._pos = end
+        self._pos = consume_prefix(self._buf, end, _COMPACT_AFTER_BYTES)
 
 
 def parse_handshake_message(
