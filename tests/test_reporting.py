@@ -691,6 +691,32 @@ def test_render_json_keeps_non_ascii_and_escapes_lone_surrogates() -> None:
     assert json.loads(line)["mysql"]["username"] == "jürgen\udcff"
 
 
+@pytest.mark.parametrize("name", [*sorted(ALL_REPORTS), "hostile", "controls"])
+def test_orjson_writes_the_standard_librarys_bytes(name: str) -> None:
+    """The renderers use orjson for speed; its bytes must be json.dumps's (compact for JSON
+    Lines, indented by 2 for JSON), control characters, quotes and non-ASCII included."""
+    if name == "controls":  # every character class JSON escapes, and no surrogate
+        weird = "".join(map(chr, range(0x20))) + '"\\/\x7f\u2028\u2029é😀'
+        conn = dataclasses.replace(
+            plaintext_refused(),
+            mysql=dataclasses.replace(plaintext_refused().mysql, username=weird),
+        )
+        r = report((conn,))
+    else:
+        r = hostile_report() if name == "hostile" else ALL_REPORTS[name]()
+
+    def escaped(text: str) -> str:  # lone surrogates as \udcXX escapes
+        return re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text)
+
+    for conn in r.connections:
+        expected = json.dumps(connection_to_dict(conn), ensure_ascii=False, allow_nan=False,
+                              separators=(",", ":"))
+        assert render_jsonl_connection(conn) == escaped(expected)
+    expected_doc = json.dumps(report_to_dict(r), indent=2, ensure_ascii=False, allow_nan=False,
+                              separators=(",", ": "))
+    assert render_json(r) == escaped(expected_doc)
+
+
 def test_jsonl_lines() -> None:
     r = report_everything()
     lines = [render_jsonl_connection(c) for c in r.connections] + [render_jsonl_trailer(r)]

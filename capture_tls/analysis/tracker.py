@@ -27,6 +27,7 @@ __all__ = ["ConnectionTracker", "FlowKey"]
 FlowKey = tuple[bytes, int, int]
 
 _SYN = 0x02
+_DNS_PORT = 53
 _ACK = 0x10
 # Flows on other ports remembered as "not MySQL" before the set is cleared and re-learned.
 _MAX_NOT_MYSQL_FLOWS = 65_536
@@ -81,6 +82,11 @@ class ConnectionTracker:
         self.limits = limits
         self._on_done = on_done
         self._table: dict[FlowKey, _Entry] = {}
+        # The keys of reported connections, for the reader's shortcut (fastreader
+        # `segments(quiet=...)`): their segments without SYN only set the marker's last_ts and
+        # count in the reader's `quiet_segments`, exactly what `segment` does with them. Flows
+        # on port 53 stay out: their payloads are offered to the DNS parser first.
+        self.quiet: dict[FlowKey, _Finished] = {}
         self._not_mysql: set[FlowKey] = set()
         self._segments = 0
         self.created = 0  # connections numbered in order of their first packet
@@ -227,6 +233,7 @@ class ConnectionTracker:
             if isinstance(conn, ConnectionState) and not conn.done:
                 self._finish(conn)
         self._table.clear()
+        self.quiet.clear()
 
     def _finish(self, conn: ConnectionState) -> None:
         try:
@@ -245,14 +252,18 @@ class ConnectionTracker:
         conn.release()
         keys = self._keys(conn)
         marker = _Finished(keys, conn.last_ts)
+        quiet = _DNS_PORT not in (conn.client[1], conn.server[1])
         for key in keys:
             entry = self._table.get(key)
             if entry is not None and entry.conn is conn:
                 entry.conn = marker
+                if quiet:
+                    self.quiet[key] = marker
 
     def _drop_keys(self, keys: tuple[FlowKey, FlowKey]) -> None:
         for key in keys:
             self._table.pop(key, None)
+            self.quiet.pop(key, None)
 
     @staticmethod
     def _keys(conn: ConnectionState) -> tuple[FlowKey, FlowKey]:
