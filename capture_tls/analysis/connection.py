@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from capture_tls.errors import CaptureTlsError, ProtocolError
 from capture_tls.limits import Limits
@@ -87,8 +87,10 @@ class AlertSeen:
     after_client_finished: bool = False  # an encrypted alert after the client's Finished
 
 
-@dataclass(frozen=True, slots=True)
-class LadderStep:
+class LadderStep(NamedTuple):
+    """One step of the handshake ladder. A named tuple: 0.2 us to make against 0.5 for a
+    frozen dataclass, 13 times a connection."""
+
     ts: float
     sender: str  # "client" | "server"
     label: str
@@ -103,6 +105,8 @@ class ConnectionState:
     server: tuple[str, int]
     first_ts: float
     number: int = 0  # n of the report id "<input>:<n>": order of the first packet
+    # The connection table's keys (client->server, server->client), set by the tracker.
+    flow_keys: tuple[tuple[bytes, int, int], tuple[bytes, int, int]] | None = None
     saw_syn: bool = False
     last_ts: float = 0.0
     done: bool = False
