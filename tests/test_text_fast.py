@@ -112,3 +112,36 @@ def test_a_generated_capture(tmp_path: Path) -> None:
     out = tmp_path / "gen.pcap"
     generate_capture(str(out), 25, 700, 12, "pcap", 3)
     _check(_analyzed(out))
+
+
+def test_summary_tables_with_random_names_and_widths() -> None:
+    """Host names, addresses and outcomes of every length, at random widths: the summary
+    table's own folding must be rich's."""
+    import dataclasses
+    import random
+
+    from capture_tls.analysis.model import Endpoint, IntendedHost
+
+    r = random.Random(5)
+    base = ALL_REPORTS["everything"]().connections[0]
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789.-:_"
+    for _ in range(30):
+        conns = []
+        for n in range(r.randint(1, 12)):
+            name = "".join(r.choice(alphabet) for _ in range(r.randint(1, 70)))
+            if r.random() < 0.2:
+                name = name[:10] + " " + name[10:]  # a space: laid out by rich
+            if r.random() < 0.1:
+                name = "ü" + name  # not ASCII: laid out by rich
+            ip = ":".join(f"{r.randint(0, 65535):x}" for _ in range(r.randint(1, 8)))
+            conns.append(dataclasses.replace(
+                base, id=f"0:{r.randint(1, 10 ** r.randint(1, 7))}",
+                client=Endpoint(ip, r.randint(1, 65535)),
+                intended_host=IntendedHost(name, "option", (), ()) if r.random() < 0.8 else None,
+            ))
+        report = dataclasses.replace(ALL_REPORTS["everything"](), connections=tuple(conns))
+        width = r.randint(30, 160)
+        for color in (False, True):
+            assert st.render_summary_table(report, width=width, color=color,
+                                           min_connections=1) == reference_summary(
+                report, width, color), (width, color)

@@ -156,6 +156,20 @@ def _plain_table(console: Console, title: str, rows: list[tuple[Text, ...]]) -> 
                 cell = pad + t if i == _JUSTIFY_RIGHT else t + pad
                 cells.append((" " if i > 0 else "") + cell + (" " if i < last else ""))
             out.append("".join(cells) + "\n")
+        elif all(t.isascii() and t.isprintable() and " " not in t and (
+                    not _COLUMNS[i][1] or len(t) <= inner[i]) for i, t in enumerate(texts)):
+            # Folded without rich: a printable ASCII cell without spaces is cut every
+            # `inner` characters (one cell each), lines aligned at the top.
+            chunks = [[t[k : k + inner[i]] for k in range(0, len(t), inner[i])] or [""]
+                      for i, t in enumerate(texts)]
+            for line in range(max(map(len, chunks))):
+                cells = []
+                for i, parts in enumerate(chunks):
+                    t = parts[line] if line < len(parts) else ""
+                    pad = " " * (inner[i] - len(t))
+                    cell = pad + t if i == _JUSTIFY_RIGHT else t + pad
+                    cells.append((" " if i > 0 else "") + cell + (" " if i < last else ""))
+                out.append("".join(cells) + "\n")
         else:
             one = _table(None, inner, header=False)
             one.add_row(*row)
