@@ -127,7 +127,7 @@ def test_summary_tables_with_random_names_and_widths() -> None:
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789.-:_"
     for _ in range(30):
         conns = []
-        for n in range(r.randint(1, 12)):
+        for _conn in range(r.randint(1, 12)):
             name = "".join(r.choice(alphabet) for _ in range(r.randint(1, 70)))
             if r.random() < 0.2:
                 name = name[:10] + " " + name[10:]  # a space: laid out by rich
