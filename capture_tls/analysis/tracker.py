@@ -35,6 +35,12 @@ _MAX_NOT_MYSQL_FLOWS = 65_536
 _EXPIRY_SWEEP_EVERY = 65_536
 
 
+def _quiet_key(key: FlowKey) -> bytes:
+    """The reader's key of a flow (addresses, then the ports as big-endian bytes)."""
+    addrs, sport, dport = key
+    return addrs + sport.to_bytes(2, "big") + dport.to_bytes(2, "big")
+
+
 _ADDRESS_TEXTS: dict[bytes, str] = {}
 _MAX_ADDRESS_TEXTS = 65_536
 
@@ -97,7 +103,7 @@ class ConnectionTracker:
         # `segments(quiet=...)`): their segments without SYN only set the marker's last_ts and
         # count in the reader's `quiet_segments`, exactly what `segment` does with them. Flows
         # on port 53 stay out: their payloads are offered to the DNS parser first.
-        self.quiet: dict[FlowKey, _Finished] = {}
+        self.quiet: dict[bytes, _Finished] = {}
         self._not_mysql: set[FlowKey] = set()
         self._segments = 0
         self.created = 0  # connections numbered in order of their first packet
@@ -270,12 +276,12 @@ class ConnectionTracker:
             if entry is not None and entry.conn is conn:
                 entry.conn = marker
                 if quiet:
-                    self.quiet[key] = marker
+                    self.quiet[_quiet_key(key)] = marker
 
     def _drop_keys(self, keys: tuple[FlowKey, FlowKey]) -> None:
         for key in keys:
             self._table.pop(key, None)
-            self.quiet.pop(key, None)
+            self.quiet.pop(_quiet_key(key), None)
 
     @staticmethod
     def _keys(conn: ConnectionState) -> tuple[FlowKey, FlowKey]:

@@ -426,7 +426,7 @@ class CaptureReader:
         finally:
             self.close()
 
-    def segments(self, quiet: Mapping[tuple[bytes, int, int], Any] | None = None
+    def segments(self, quiet: Mapping[bytes, Any] | None = None
                  ) -> Iterator[Segment]:
         """The TCP and UDP segments of `frames()`, decoded by frames.decode_frame (the
         reference for the fast engine's fused decoder). A frame decode_frame refuses with
