@@ -412,3 +412,36 @@ def test_issuer_name_only_openssl_can_read() -> None:
     assert r.ok is False
     assert r.error_code == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
     assert r.categories[0] == "untrusted-root"  # the certificate without an issuer is a CA
+
+
+def test_remembered_results_equal_fresh_ones_around_every_date() -> None:
+    """verify_chain remembers results by time class (where the time falls among the chain's
+    and the CA file's dates, in OpenSSL's whole seconds and in exact time). Around every such
+    date, to the microsecond, the remembered answer must be OpenSSL's fresh one."""
+    from capture_tls.analysis import chain as chain_mod
+
+    root = issue("Edge Root", ca=True, not_before=NOW - 20 * DAY, not_after=NOW + 5 * DAY)
+    inter = issue("Edge Inter", root, ca=True, not_before=NOW - 10 * DAY,
+                  not_after=NOW + 3 * DAY)
+    leaf = issue("edge.example", inter, not_before=NOW - 2 * DAY, not_after=NOW + DAY)
+    chain = [leaf.der, inter.der]
+    dates = [NOW - 20 * DAY, NOW - 10 * DAY, NOW - 2 * DAY, NOW + DAY, NOW + 3 * DAY,
+             NOW + 5 * DAY]
+    offsets = [dt.timedelta(seconds=s) for s in (-1.5, -1, -0.5, -0.000001, 0, 0.000001, 0.5,
+                                                 0.999999, 1, 1.5)]
+    bundles = [root.pem, root.pem + OTHER_ROOT.pem, None]
+    chain_mod._results.clear()
+    classes = set()
+    for bundle in bundles:
+        for when in dates:
+            for off in offsets:
+                at = when + off
+                remembered = verify_chain(chain, bundle, at)
+                fresh = chain_mod._verify_chain(chain, bundle, at, chain_mod.DEFAULT_LIMITS)
+                assert remembered == fresh, (bundle is None, at)
+                key = chain_mod._result_key(chain, bundle, at, chain_mod.DEFAULT_LIMITS)
+                classes.add(key)
+    # the cache was used (far fewer classes than times) and told the dates apart
+    assert 10 < len(classes) < len(bundles) * len(dates) * len(offsets)
+    assert {verify_chain(chain, root.pem, NOW - 3 * DAY).ok,
+            verify_chain(chain, root.pem, NOW).ok} == {False, True}

@@ -41,6 +41,8 @@ checks CRLs by default), and host names (hostname.py).
 
 from __future__ import annotations
 
+import bisect
+import calendar
 import datetime as dt
 import hashlib
 import re
@@ -281,8 +283,83 @@ def verify_chain(
 
     Never raises for bad input: certificates that cannot be parsed are part of the result.
     A naive `at_time` is taken as UTC.
+
+    Remembered: the same chain, CA file and time class give the same result. OpenSSL is
+    given the time in whole seconds and compares it with each certificate's dates (chain and
+    CA file), and the date checks here compare the exact time with the chain's dates; the
+    time class is where the time falls among all those dates, so a result is reused only where
+    every comparison comes out the same. With a CA file this saves OpenSSL's 0.4 ms a
+    connection (and rebuilding its store: 140 anchors for --ca system).
     """
     at = _utc(at_time)
+    key = _result_key(chain_der, ca_pem_bundle, at, limits)
+    if key is not None:
+        found = _results.get(key)
+        if found is not None:
+            return found
+    result = _verify_chain(chain_der, ca_pem_bundle, at, limits)
+    if key is not None:
+        if len(_results) >= _MAX_RESULTS:
+            _results.clear()
+        _results[key] = result
+    return result
+
+
+_MAX_RESULTS = 4096
+_results: dict[tuple[object, ...], ChainResult] = {}
+# Per CA file: the sorted seconds at which one of its certificates becomes valid (notBefore)
+# or expired (notAfter + 1), as OpenSSL compares them.
+_anchor_edges: dict[bytes, list[int]] = {}
+
+
+def _seconds(t: dt.datetime) -> int:
+    return calendar.timegm(t.utctimetuple())
+
+
+def _result_key(chain_der: Sequence[bytes], ca_pem_bundle: bytes | None, at: dt.datetime,
+                limits: Limits) -> tuple[object, ...] | None:
+    """The cache key of a verification, or None when it must not be cached (a certificate
+    that cannot be parsed or has no dates)."""
+    edges: list[int] = []
+    exact: list[tuple[bool, bool]] = []
+    for der in chain_der[: limits.max_certificates_per_chain]:
+        try:
+            p = parse_certificate(der, limits)
+        except CertificateParseError:
+            return None
+        nb, na = p.not_before_utc, p.not_after_utc
+        if nb is None or na is None:
+            return None
+        edges += (_seconds(nb), _seconds(na) + 1)
+        exact.append((at < nb, at > na))
+    anchors: list[int] = []
+    if ca_pem_bundle is not None:
+        found = _anchor_edges.get(ca_pem_bundle)
+        if found is None:
+            certs, _notes = load_ca_bundle(ca_pem_bundle)
+            found = []
+            for c in certs:
+                try:
+                    found += (_seconds(c.not_valid_before_utc),
+                              _seconds(c.not_valid_after_utc) + 1)
+                except (ValueError, OverflowError):
+                    pass
+            found.sort()
+            if len(_anchor_edges) >= _BUNDLE_CACHE_ENTRIES:
+                _anchor_edges.clear()
+            _anchor_edges[ca_pem_bundle] = found
+        anchors = found
+    t = _seconds(at)  # what pyOpenSSL hands OpenSSL
+    return (tuple(chain_der), ca_pem_bundle, limits, bisect.bisect_right(sorted(edges), t),
+            bisect.bisect_right(anchors, t), tuple(exact))
+
+
+def _verify_chain(
+    chain_der: Sequence[bytes],
+    ca_pem_bundle: bytes | None,
+    at: dt.datetime,
+    limits: Limits,
+) -> ChainResult:
     notes: list[str] = []
     if not chain_der:
         return ChainResult(None, None, None, None, (), "the server sent no certificate")
