@@ -19,10 +19,12 @@ holds no escape sequence at all. Trailing spaces that rich pads lines with are r
 from __future__ import annotations
 
 import io
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
+from rich._wrap import divide_line
 from rich.cells import cell_len
 from rich.console import Console, RenderableType
 from rich.table import Table
@@ -132,33 +134,95 @@ class _BlockRenderer:
         self._color = color
         self._width = console.width
         self._rows: dict[tuple[object, ...], str] = {}
+        self._built: dict[tuple[object, ...], list[Row]] = {}
+        self._label_widths: dict[tuple[object, ...], int] = {}
+        self._laid_out: dict[tuple[object, ...], str] = {}
 
     def connection(self, conn: ConnectionReport) -> str:
-        rows = _connection_rows(conn)
-        label_width = max([_LABEL_WIDTH, *(cell_len(label.plain) for label, _ in rows)])
+        # The block's sections in `_connection_rows`' order; those that repeat across
+        # connections (certificates, intended host, verdicts, findings) are built and laid
+        # out once per content.
+        sections = [
+            (None, _mysql_rows(conn.mysql)),
+            (None, _tls_rows(conn.tls)),
+            self._section(("server-certs", conn.server_certificates, _cert_context(conn.tls)),
+                          lambda: _certificate_rows("Server certificates",
+                                                    conn.server_certificates, conn.tls)),
+            self._section(("client-certs", conn.client_certificates, _cert_context(conn.tls)),
+                          lambda: _certificate_rows("Client certificates",
+                                                    conn.client_certificates, conn.tls)),
+            self._section(("host", conn.intended_host),
+                          lambda: _intended_host_rows(conn.intended_host)),
+            self._section(("verdicts", conn.verdicts), lambda: _verdict_rows(conn.verdicts)),
+            (None, [_outcome_row(conn)]),
+            self._section(("findings", conn.findings), lambda: _finding_rows(conn.findings)),
+        ]
+        label_width = max(_LABEL_WIDTH, *(self._label_max(key, rows) for key, rows in sections))
         parts = [self._header(_connection_header(conn))]
-        for label, value in rows:
-            parts.append(self._row(label, value, label_width))
+        for key, rows in sections:
+            if key is not None:
+                done = self._laid_out.get((key, label_width))
+                if done is not None:
+                    parts.append(done)
+                    continue
+            text = "".join(self._row(label, value, label_width) for label, value in rows)
+            if key is not None:
+                if len(self._laid_out) >= self._MAX_CACHED_ROWS:
+                    self._laid_out.clear()
+                self._laid_out[(key, label_width)] = text
+            parts.append(text)
         return "".join(parts)
 
+    def _section(self, key: tuple[object, ...], build: Callable[[], list[Row]]
+                 ) -> tuple[tuple[object, ...] | None, list[Row]]:
+        try:
+            rows = self._built.get(key)
+        except TypeError:  # something unhashable in a hand-made model: not remembered
+            return None, build()
+        if rows is None:
+            rows = build()
+            if len(self._built) >= self._MAX_CACHED_ROWS:
+                self._built.clear()
+            self._built[key] = rows
+        return key, rows
+
+    def _label_max(self, key: tuple[object, ...] | None, rows: list[Row]) -> int:
+        if key is not None:
+            found = self._label_widths.get(key)
+            if found is not None:
+                return found
+        width = max((cell_len(label.plain) for label, _ in rows), default=0)
+        if key is not None:
+            self._label_widths[key] = width
+        return width
+
     def _header(self, header: Text) -> str:
-        if not self._color and "\n" not in header.plain and cell_len(header.plain) <= self._width:
-            return header.plain + "\n"
-        return self._rich(header)
+        plain = header.plain
+        if self._color or "\n" in plain or "\t" in plain:
+            return self._rich(header)
+        if cell_len(plain) <= self._width:
+            return plain + "\n"
+        # Longer than the width (an IPv4 header line is 82 columns): cut where rich's own
+        # word wrapping cuts (Text.wrap -> divide_line, folding long words).
+        offsets = [0, *divide_line(plain, self._width, fold=True), len(plain)]
+        return "".join(plain[a:b] + "\n" for a, b in itertools.pairwise(offsets)
+                       if b > a)
 
     def _row(self, label: Text, value: RenderableType, label_width: int) -> str:
-        avail = self._width - label_width - 2
-        if (
-            not self._color
-            and isinstance(value, Text)
-            and "\n" not in value.plain
-            and "\n" not in label.plain
-            and cell_len(value.plain) <= avail
-        ):
-            pad = label_width - cell_len(label.plain)
-            if not value.plain:
-                return label.plain + "\n"
-            return label.plain + " " * (pad + 2) + value.plain + "\n"
+        if not self._color and isinstance(value, Text):
+            text = value.plain
+            name = label.plain
+            if (
+                "\n" not in text
+                and "\n" not in name
+                and (len(text) if text.isascii() and text.isprintable() else cell_len(text))
+                <= self._width - label_width - 2
+            ):
+                if not text:
+                    return name + "\n"
+                pad = label_width - (len(name) if name.isascii() and name.isprintable()
+                                     else cell_len(name))
+                return name + " " * (pad + 2) + text + "\n"
         key = (_render_key(label), _render_key(value), label_width)
         found = self._rows.get(key)
         if found is None:
@@ -288,14 +352,23 @@ def _connection_rows(conn: ConnectionReport) -> list[Row]:
     rows += _certificate_rows("Client certificates", conn.client_certificates, conn.tls)
     rows += _intended_host_rows(conn.intended_host)
     rows += _verdict_rows(conn.verdicts)
-    rows.append(
-        (
-            _label("Outcome", 1, _HEADING),
-            _styled(_clean(conn.outcome), _OUTCOME_STYLE.get(conn.outcome, "")),
-        )
-    )
+    rows.append(_outcome_row(conn))
     rows += _finding_rows(conn.findings)
     return rows
+
+
+def _outcome_row(conn: ConnectionReport) -> Row:
+    return (
+        _label("Outcome", 1, _HEADING),
+        _styled(_clean(conn.outcome), _OUTCOME_STYLE.get(conn.outcome, "")),
+    )
+
+
+def _cert_context(tls: TlsFacts | None) -> tuple[object, ...]:
+    """What `_certificate_rows` reads of the TLS facts."""
+    if tls is None:
+        return (None,)
+    return (tls.certificate_visible, tls.version, tls.decrypted)
 
 
 def _mysql_rows(m: MysqlFacts) -> list[Row]:
