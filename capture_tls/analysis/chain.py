@@ -305,7 +305,7 @@ def verify_chain(
     return result
 
 
-_MAX_RESULTS = 4096
+_MAX_RESULTS = 1024  # a chain of a few kB each: a few MB at most
 _results: dict[tuple[object, ...], ChainResult] = {}
 # Per CA file: the sorted seconds at which one of its certificates becomes valid (notBefore)
 # or expired (notAfter + 1), as OpenSSL compares them.

@@ -127,7 +127,7 @@ class _BlockRenderer:
     every connection). tests/test_text_fast.py compares the result with rich's own rendering
     of the whole grid."""
 
-    _MAX_CACHED_ROWS = 20_000
+    _MAX_CACHED_ROWS = 2_048  # per cache; a few kB each at most
 
     def __init__(self, console: Console, color: bool) -> None:
         self._console = console
