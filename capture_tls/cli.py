@@ -302,6 +302,10 @@ def _run_analyze(
         out.write(render_jsonl_connection(conn) + "\n")
         out.flush()
 
+    def write_line(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
     counts: tuple[int, int, int, int] = (0, 0, 0, 0)
     results: Iterable[InputResult]
     if jobs > 1 and len(files) > 1:
@@ -316,8 +320,13 @@ def _run_analyze(
         pool = None
         # One file and several processes: the file is split at record boundaries over them
         # (capture_tls.analysis.split), with the report of one process.
-        analyze: Any = (functools.partial(analyze_file_split, jobs=jobs)
-                        if jobs > 1 else analyze_file)
+        analyze: Any = analyze_file
+        if jobs > 1:
+            # JSON Lines without --redact: the workers render the lines.
+            lines = fmt == "jsonl" and redactor is None
+            analyze = functools.partial(analyze_file_split, jobs=jobs,
+                                        render_line=render_jsonl_connection if lines else None,
+                                        on_line=write_line if lines else None)
         # JSON Lines streams each report and keeps none: flat memory on any capture.
         results = (
             analyze(path, index, options, stream if fmt == "jsonl" else None,
