@@ -1,0 +1,94 @@
+"""`analyze --jobs 1` against `--jobs N` on one capture (analysis/split.py): wall time, time to
+the first JSON Lines line, peak resident memory of the whole process tree (the sum over the
+processes, sampled every 20 ms from /proc) and GNU time's maximum RSS, median of --runs.
+
+    python bench/split_bench.py /tmp/b2m.pcap --jobs 1 2 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """Resident KiB of `pid` and its descendants."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        p, ppid = int(entry), int(fields[1])
+        children.setdefault(ppid, []).append(p)
+        rss[p] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += rss.get(p, 0)
+        todo.extend(children.get(p, ()))
+    return total
+
+
+def run_once(path: str, jobs: int, fmt: str) -> dict[str, float]:
+    cmd = ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "capture_tls", "analyze",
+           "--format", fmt, "--jobs", str(jobs), path]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _tree_rss_kib(proc.pid))
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    first_at = time.perf_counter() - start
+    lines = 1 if first else 0
+    for _ in proc.stdout:
+        lines += 1
+    err = proc.stderr.read().decode()
+    proc.wait()
+    wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    gnu_max = int(err.strip().splitlines()[-1])
+    return {"wall": wall, "first": first_at, "tree_kib": peak[0], "gnu_kib": gnu_max,
+            "lines": lines}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("path")
+    ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--format", default="jsonl")
+    args = ap.parse_args()
+    base = None
+    for jobs in args.jobs:
+        runs = [run_once(args.path, jobs, args.format) for _ in range(args.runs)]
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        base = base or med["wall"]
+        walls = ", ".join(f"{r['wall']:.2f}" for r in runs)
+        print(f"--jobs {jobs}: wall {med['wall']:.2f} s (runs {walls}), "
+              f"x{base / med['wall']:.2f}; "
+              f"first line {med['first']:.3f} s; peak RSS of the process tree "
+              f"{med['tree_kib'] / 1024:.0f} MiB (GNU time, largest process: "
+              f"{med['gnu_kib'] / 1024:.0f} MiB); {int(med['lines'])} lines", flush=True)
+
+
+if __name__ == "__main__":
+    main()
