@@ -73,6 +73,7 @@ every sample and generated captures at many split points):
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import multiprocessing
 import os
@@ -318,6 +319,7 @@ class _Job:
     prev_ts: float = 0.0
     dns_preload: list[_Answer] = field(default_factory=list)
     render: Callable[[ConnectionReport], str] | None = None
+    events: str = ""  # the file the flow events go to (_EventLog)
 
 
 @dataclass
@@ -338,21 +340,63 @@ class _ChunkResult:
     secrets_start: list[tuple[int, bytes]] = field(default_factory=list)
     secrets_end: list[tuple[int, bytes]] = field(default_factory=list)
     needs_prev_ts: bool = False
-    # (local number, segment index, pair) of every flow opened, in order
-    opened: list[tuple[int, int, FlowKey]] = field(default_factory=list)
-    # (segment index, key, whether the key's table state was reset there) of every SYN w/o ACK
-    syns: list[tuple[int, FlowKey, bool]] = field(default_factory=list)
+    created: int = 0  # flows opened (numbered 1..created)
+    events: str = ""  # their events (_EventLog)
     # the table at the chunk's end: (pair, client key, local number or 0 for reported)
     boundary: list[tuple[FlowKey, FlowKey, int]] = field(default_factory=list)
     # local number -> ("done" | "syn" | "idle", lookahead index) or ("end", -1)
     lookahead: dict[int, tuple[str, int]] = field(default_factory=dict)
     answers: list[_Answer] = field(default_factory=list)
-    # (local number, client ip, server ip, server port, first ts, sni, intended host)
-    hosts: list[tuple[int, str, str, int, float, str | None, Any]] = field(default_factory=list)
     internal_errors: list[tuple[int, str]] = field(default_factory=list)
     keylog_blocks: list[tuple[int, bytes]] | None = None
     records: list[_Record] | None = None  # kept in memory (in-process runs)
     spool: str | None = None
+
+
+class _EventLog:
+    """What the merge needs of every flow of a chunk, written to a file in batches (memory
+    stays flat however many connections a chunk has):
+    "o": (local number, segment index, pair) of every flow opened, in order;
+    "s": (segment index, key, whether the key's table state was reset there) of every SYN
+    without ACK; "h": (local number, client ip, server ip, server port, first ts, SNI,
+    intended host) of every report (the DNS check)."""
+
+    BATCH = 4096
+
+    def __init__(self, path: str) -> None:
+        self._file = open(path, "wb")
+        self._dump = pickle.Pickler(self._file, pickle.HIGHEST_PROTOCOL).dump
+        self.opened: list[tuple[int, int, FlowKey]] = []
+        self.syns: list[tuple[int, FlowKey, bool]] = []
+        self.hosts: list[tuple[int, str, str, int, float, str | None, Any]] = []
+
+    def full(self) -> None:
+        if (len(self.opened) >= self.BATCH or len(self.syns) >= self.BATCH
+                or len(self.hosts) >= self.BATCH):
+            self.flush()
+
+    def flush(self) -> None:
+        for tag, batch in (("o", self.opened), ("s", self.syns), ("h", self.hosts)):
+            if batch:
+                self._dump((tag, batch))
+        self.opened, self.syns, self.hosts = [], [], []
+
+    def close(self) -> None:
+        self.flush()
+        self._file.close()
+
+
+def _events(path: str, tag: str) -> Iterator[Any]:
+    """The events of one kind of a chunk's _EventLog, in order."""
+    with open(path, "rb") as f:
+        load = pickle.Unpickler(f).load
+        while True:
+            try:
+                kind, batch = load()
+            except EOFError:
+                return
+            if kind == tag:
+                yield from batch
 
 
 def _reverse(key: FlowKey) -> FlowKey:
@@ -389,6 +433,17 @@ def _run_chunk(job: _Job, emit: Callable[[_Record], None]) -> _ChunkResult:
     reader.secrets[:] = job.secrets
     res.ng_start = job.ng_state
     res.secrets_start = list(job.secrets)
+    res.events = job.events
+    log = _EventLog(job.events)
+    try:
+        _analyze_chunk(job, reader, res, log, emit)
+    finally:
+        log.close()
+    return res
+
+
+def _analyze_chunk(job: _Job, reader: FastCaptureReader, res: _ChunkResult, log: _EventLog,
+                   emit: Callable[[_Record], None]) -> None:
     where = [_IN_CHUNK, 0]
     seq = [0]
     render = job.render
@@ -402,9 +457,10 @@ def _run_chunk(job: _Job, emit: Callable[[_Record], None]) -> _ChunkResult:
         emit((kind, number if kind == _AT_END else where[1], seq[0], number,
               report if render is None else render(report), counts))
         seq[0] += 1
-        res.hosts.append((number, report.client.ip, report.server.ip, report.server.port,
+        log.hosts.append((number, report.client.ip, report.server.ip, report.server.port,
                           report.first_seen_ts, report.tls.sni if report.tls else None,
                           report.intended_host))
+        log.full()
 
     analysis = FrameAnalysis(job.index, job.options, on_report, keep_reports=False,
                              secrets_blocks=reader.secrets)
@@ -415,8 +471,7 @@ def _run_chunk(job: _Job, emit: Callable[[_Record], None]) -> _ChunkResult:
     segment = tracker.segment
     token = tracker.entry_token
     answers = res.answers
-    opened = res.opened
-    syns = res.syns
+    max_records = job.options.limits.max_dns_records
     created = 0
     i = -1
     for i, (ts, proto, addrs, sport, dport, seq_no, flags, payload, truncated) in enumerate(
@@ -425,6 +480,8 @@ def _run_chunk(job: _Job, emit: Callable[[_Record], None]) -> _ChunkResult:
         if sport == _DNS_PORT and payload:
             half = len(addrs) // 2
             if _add_answers(dns, answers, ts, proto, addrs[half:], payload):
+                if len(answers) > 2 * max_records:
+                    del answers[:max_records]  # older than anything a cache would hold
                 continue
             analysis.malformed_dns += 1
             if proto != _TCP:
@@ -434,14 +491,17 @@ def _run_chunk(job: _Job, emit: Callable[[_Record], None]) -> _ChunkResult:
         if flags & 0x12 == _SYN:
             before = token(addrs, sport, dport)
             segment(ts, addrs, sport, dport, seq_no, flags, payload, truncated)
-            syns.append((i, (addrs, sport, dport),
-                         before is None or token(addrs, sport, dport) is not before))
+            log.syns.append((i, (addrs, sport, dport),
+                             before is None or token(addrs, sport, dport) is not before))
+            log.full()
         else:
             segment(ts, addrs, sport, dport, seq_no, flags, payload, truncated)
         if tracker.created != created:
             created = tracker.created
-            opened.append((created, i, _pair((addrs, sport, dport))))
+            log.opened.append((created, i, _pair((addrs, sport, dport))))
+            log.full()
     res.segments = i + 1
+    res.created = created
     res.packets = reader.packets
     res.first_ts = reader.first_ts
     res.last_ts = reader.last_ts
@@ -474,7 +534,6 @@ def _run_chunk(job: _Job, emit: Callable[[_Record], None]) -> _ChunkResult:
     keys = analysis.keys
     if keys.embedded is not None:
         res.keylog_blocks = list(keys._blocks[: keys._seen_blocks])
-    return res
 
 
 def _lookahead(job: _Job, reader: FastCaptureReader, analysis: FrameAnalysis,
@@ -566,9 +625,11 @@ def _spooled(res: _ChunkResult) -> Iterator[_Record]:
                 return
 
 
-def _run_inline(job: _Job, spool_dir: str | None) -> _ChunkResult:
+def _run_inline(job: _Job, spool_dir: str, in_memory: bool = False) -> _ChunkResult:
     """A chunk in this process (reruns and tests)."""
-    if spool_dir is None:
+    fd, job.events = tempfile.mkstemp(prefix=f"events{job.k}-", suffix=".pkl", dir=spool_dir)
+    os.close(fd)
+    if in_memory:
         records: list[_Record] = []
         res = _run_chunk(job, records.append)
         res.records = records
@@ -695,6 +756,7 @@ def _split(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
     jobs = _jobs(path, index, options, plan)
     for job in jobs:
         job.render = render
+        job.events = os.path.join(spool_dir, f"events{job.k}.pkl")
     held: list[_Record] = []  # chunk 0's reports completed after its chunk
 
     def first_record(record: _Record) -> None:
@@ -715,7 +777,7 @@ def _split(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
             hasher.join()
     else:
         first = _run_chunk(jobs[0], first_record)
-        results = [first] + [_run_inline(job, None) for job in jobs[1:]]
+        results = [first] + [_run_inline(job, spool_dir, True) for job in jobs[1:]]
         sha[0] = file_sha256(path)
     results[0].records = held
     results[0].spool = None
@@ -777,6 +839,20 @@ def _wait_processes(running: _Running, first_record: Callable[[_Record], None]
     return out
 
 
+class _Numbers:
+    """A chunk's local flow numbers -> the file's: None for a discarded flow."""
+
+    def __init__(self, before: int, discarded: set[int]) -> None:
+        self.before = before
+        self.discarded = discarded
+        self._sorted = sorted(discarded)
+
+    def get(self, number: int) -> int | None:
+        if number in self.discarded:
+            return None
+        return self.before + number - bisect.bisect_left(self._sorted, number)
+
+
 @dataclass
 class _Foreign:
     """A key in an earlier owner's table at a chunk's start (see the module docstring)."""
@@ -830,7 +906,8 @@ def _merge(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
                 break
         answers.extend(results[k].answers)
 
-    # 4. Which flows the one-process tracker opened, and their numbers.
+    # 4. Which flows the one-process tracker opened, and their numbers: a chunk's flow keeps
+    # its local number less the discarded flows before it, plus the flows of earlier chunks.
     counts = [r.segments for r in results]
 
     def position(chunk: int, j: int) -> tuple[int, int]:
@@ -840,17 +917,17 @@ def _merge(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
         return chunk, j
 
     foreign: dict[FlowKey, _Foreign] = {}
-    numbers: list[dict[int, int]] = []
+    numbering: list[_Numbers] = []
     total = 0
     for k, res in enumerate(results):
         discard: set[int] = set()
         if foreign:
             by_pair: dict[FlowKey, list[tuple[int, int]]] = {}
-            for number, i, pair in res.opened:
+            for number, i, pair in _events(res.events, "o"):
                 if pair in foreign:
                     by_pair.setdefault(pair, []).append((i, number))
             syn_at: dict[FlowKey, list[tuple[int, FlowKey, bool]]] = {}
-            for ev in res.syns:
+            for ev in _events(res.events, "s"):
                 pair = _pair(ev[1])
                 if pair in foreign:
                     syn_at.setdefault(pair, []).append(ev)
@@ -873,13 +950,9 @@ def _merge(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
                     if not fresh:
                         raise _Mismatch(f"chunk {k}: key state differs at segment {leave}")
                     del foreign[pair]
-        local: dict[int, int] = {}
-        for number, _i, _pair_key in res.opened:
-            if number not in discard:
-                total += 1
-                local[number] = total
-        numbers.append(local)
-        info["discarded"] = info.get("discarded", 0) + len(discard)
+        numbering.append(_Numbers(total, discard))
+        total += res.created - len(discard)
+        info["discarded"] += len(discard)
         for pair, ckey, number in res.boundary:
             if pair in foreign:
                 continue
@@ -898,10 +971,10 @@ def _merge(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
     end_chunk = n + 1
 
     def stream(k: int) -> Iterator[tuple[tuple[int, int, int, int], _Record, int]]:
-        local = numbers[k]
+        numbers = numbering[k]
         for record in _spooled(results[k]):
             kind, at, seq, number = record[:4]
-            global_number = local.get(number)
+            global_number = numbers.get(number)
             if global_number is None:
                 continue
             if kind == _IN_CHUNK:
@@ -918,7 +991,7 @@ def _merge(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
     streams = [stream(k) for k in range(n)]
     for _key, record, number in heapq.merge(*streams, key=lambda item: item[0]):
         emit(record, number)
-    return _result(path, index, options, plan, results, numbers, emit, sha256)
+    return _result(path, index, options, plan, results, numbering, emit, sha256)
 
 
 def _dns_matters(options: AnalysisOptions, answers: list[_Answer], res: _ChunkResult) -> bool:
@@ -930,7 +1003,7 @@ def _dns_matters(options: AnalysisOptions, answers: list[_Answer], res: _ChunkRe
                 addresses.add(str(ip_address(a)))
             except ValueError:
                 continue
-    hosts = [h for h in res.hosts if h[2] in addresses]
+    hosts = [h for h in _events(res.events, "h") if h[2] in addresses]
     if not hosts:
         return False
     cache = DnsCache(options.limits.max_dns_records)
@@ -952,7 +1025,7 @@ def _count_from(before: int) -> Callable[[re.Match[str]], str]:
 
 
 def _result(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
-            results: list[_ChunkResult], numbers: list[dict[int, int]],
+            results: list[_ChunkResult], numbering: list[_Numbers],
             out: _Collector, sha256: str | None) -> InputResult:
     packets = 0
     problems: list[FileProblem] = []
@@ -979,10 +1052,11 @@ def _result(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
         analysis.malformed_dns += res.malformed_dns
         analysis.tracker.connections_dropped_at_limit += res.limit_dropped
         for number, message in res.internal_errors:
-            if number and number not in numbers[k]:
+            global_number = numbering[k].get(number) if number else None
+            if number and global_number is None:
                 continue
-            if number:
-                message = f"{index}:{numbers[k][number]}:" + message.split(":", 2)[2]
+            if global_number is not None:
+                message = f"{index}:{global_number}:" + message.split(":", 2)[2]
             analysis.internal_errors.append(message)
     blocks = next((r.keylog_blocks for r in reversed(results) if r.keylog_blocks is not None),
                   None)
