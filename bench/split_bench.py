@@ -1,6 +1,7 @@
 """`analyze --jobs 1` against `--jobs N` on one capture (analysis/split.py): wall time, time to
-the first JSON Lines line, peak resident memory of the whole process tree (the sum over the
-processes, sampled every 20 ms from /proc) and GNU time's maximum RSS, median of --runs.
+the first JSON Lines line, peak resident memory of the whole process tree (RSS and PSS summed over
+the processes, sampled every 20 ms from /proc) and GNU time's maximum RSS (of the largest
+process), median of --runs.
 
     python bench/split_bench.py /tmp/b2m.pcap --jobs 1 2 --runs 3
 """
@@ -16,8 +17,22 @@ import threading
 import time
 
 
-def _tree_rss_kib(pid: int) -> int:
-    """Resident KiB of `pid` and its descendants."""
+def _pss_kib(pid: int) -> int:
+    """Proportional set size: shared pages (a forked worker's copy of its parent's heap, the
+    page cache of the capture mapped by nobody) counted once over the processes sharing
+    them."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree_kib(pid: int) -> tuple[int, int]:
+    """Resident KiB (RSS summed, PSS summed) of `pid` and its descendants."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -31,12 +46,14 @@ def _tree_rss_kib(pid: int) -> int:
         p, ppid = int(entry), int(fields[1])
         children.setdefault(ppid, []).append(p)
         rss[p] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
-    total, todo = 0, [pid]
+    total = pss = 0
+    todo = [pid]
     while todo:
         p = todo.pop()
         total += rss.get(p, 0)
+        pss += _pss_kib(p)
         todo.extend(children.get(p, ()))
-    return total
+    return total, pss
 
 
 def run_once(path: str, jobs: int, fmt: str) -> dict[str, float]:
@@ -44,12 +61,14 @@ def run_once(path: str, jobs: int, fmt: str) -> dict[str, float]:
            "--format", fmt, "--jobs", str(jobs), path]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak = [0]
+    peak = [0, 0]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss_kib(proc.pid))
+            rss, pss = _tree_kib(proc.pid)
+            peak[0] = max(peak[0], rss)
+            peak[1] = max(peak[1], pss)
             done.wait(0.02)
 
     sampler = threading.Thread(target=sample)
@@ -66,8 +85,8 @@ def run_once(path: str, jobs: int, fmt: str) -> dict[str, float]:
     done.set()
     sampler.join()
     gnu_max = int(err.strip().splitlines()[-1])
-    return {"wall": wall, "first": first_at, "tree_kib": peak[0], "gnu_kib": gnu_max,
-            "lines": lines}
+    return {"wall": wall, "first": first_at, "tree_kib": peak[0], "tree_pss_kib": peak[1],
+            "gnu_kib": gnu_max, "lines": lines}
 
 
 def main() -> None:
@@ -85,8 +104,9 @@ def main() -> None:
         walls = ", ".join(f"{r['wall']:.2f}" for r in runs)
         print(f"--jobs {jobs}: wall {med['wall']:.2f} s (runs {walls}), "
               f"x{base / med['wall']:.2f}; "
-              f"first line {med['first']:.3f} s; peak RSS of the process tree "
-              f"{med['tree_kib'] / 1024:.0f} MiB (GNU time, largest process: "
+              f"first line {med['first']:.3f} s; peak of the process tree: RSS "
+              f"{med['tree_kib'] / 1024:.0f} MiB, PSS {med['tree_pss_kib'] / 1024:.0f} MiB "
+              f"(GNU time, largest process: "
               f"{med['gnu_kib'] / 1024:.0f} MiB); {int(med['lines'])} lines", flush=True)
 
 

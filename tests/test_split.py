@@ -188,7 +188,8 @@ def test_damaged_files_give_the_one_process_report(generated: dict[str, Path], f
         one = one_process(path, options)
         assert one[0].warnings  # TRUNCATED_FILE or DAMAGED_BLOCK
         for jobs in (2, 3, 5):
-            result, lines, _info = split(path, options, jobs, processes=False)
+            result, lines, info = split(path, options, jobs, processes=False)
+            assert info["chunks"] == jobs
             assert_same(one, result, lines)
 
 

@@ -74,6 +74,7 @@ every sample and generated captures at many split points):
 from __future__ import annotations
 
 import bisect
+import gc
 import heapq
 import multiprocessing
 import os
@@ -353,6 +354,20 @@ class _ChunkResult:
     spool: str | None = None
 
 
+def _dumper(f: IO[bytes]) -> Callable[[Any], None]:
+    """Appends one pickle per object. (Not one Pickler for all: its memo would keep every
+    object written alive, and the Unpickler's every object read.)"""
+    def dump(obj: Any) -> None:
+        pickle.dump(obj, f, pickle.HIGHEST_PROTOCOL)
+    return dump
+
+
+def _loader(f: IO[bytes]) -> Callable[[], Any]:
+    def load() -> Any:
+        return pickle.load(f)
+    return load
+
+
 class _EventLog:
     """What the merge needs of every flow of a chunk, written to a file in batches (memory
     stays flat however many connections a chunk has):
@@ -365,7 +380,7 @@ class _EventLog:
 
     def __init__(self, path: str) -> None:
         self._file = open(path, "wb")
-        self._dump = pickle.Pickler(self._file, pickle.HIGHEST_PROTOCOL).dump
+        self._dump = _dumper(self._file)
         self.opened: list[tuple[int, int, FlowKey]] = []
         self.syns: list[tuple[int, FlowKey, bool]] = []
         self.hosts: list[tuple[int, str, str, int, float, str | None, Any]] = []
@@ -389,7 +404,7 @@ class _EventLog:
 def _events(path: str, tag: str) -> Iterator[Any]:
     """The events of one kind of a chunk's _EventLog, in order."""
     with open(path, "rb") as f:
-        load = pickle.Unpickler(f).load
+        load = _loader(f)
         while True:
             try:
                 kind, batch = load()
@@ -596,12 +611,7 @@ def _worker_main(job: _Job, out: Connection, spool: str | None) -> None:
             res = _run_chunk(job, lambda r: out.send(("record", r)))
         else:
             with open(spool, "wb") as f:
-                dump = pickle.Pickler(f, pickle.HIGHEST_PROTOCOL).dump
-
-                def emit(record: _Record) -> None:
-                    dump(record)
-
-                res = _run_chunk(job, emit)
+                res = _run_chunk(job, _dumper(f))
             res.spool = spool
         out.send(("result", res))
     except BaseException:
@@ -617,7 +627,7 @@ def _spooled(res: _ChunkResult) -> Iterator[_Record]:
     if res.spool is None:
         return
     with open(res.spool, "rb") as f:
-        load = pickle.Unpickler(f).load
+        load = _loader(f)
         while True:
             try:
                 yield load()
@@ -636,8 +646,7 @@ def _run_inline(job: _Job, spool_dir: str, in_memory: bool = False) -> _ChunkRes
         return res
     fd, path = tempfile.mkstemp(prefix=f"chunk{job.k}-", suffix=".pkl", dir=spool_dir)
     with os.fdopen(fd, "wb") as f:
-        dump = pickle.Pickler(f, pickle.HIGHEST_PROTOCOL).dump
-        res = _run_chunk(job, dump)
+        res = _run_chunk(job, _dumper(f))
     res.spool = path
     return res
 
@@ -794,6 +803,9 @@ class _Running:
 
 def _start_processes(jobs: list[_Job], spool_dir: str) -> _Running:
     ctx = multiprocessing.get_context("fork")
+    # The parent's objects stay where they are: a collection in a worker would otherwise
+    # write to (and so copy) every page of the inherited heap.
+    gc.freeze()
     conns: list[Connection] = []
     procs: list[Any] = []
     for job in jobs:
@@ -804,6 +816,7 @@ def _start_processes(jobs: list[_Job], spool_dir: str) -> _Running:
         send.close()
         conns.append(recv)
         procs.append(proc)
+    gc.unfreeze()
     return _Running(jobs, conns, procs, [None] * len(jobs))
 
 
