@@ -1,7 +1,8 @@
 """`analyze --jobs 1` against `--jobs N` on one capture (analysis/split.py): wall time, time to
 the first JSON Lines line, peak resident memory of the whole process tree (RSS and PSS summed over
 the processes, sampled every 20 ms from /proc) and GNU time's maximum RSS (of the largest
-process), median of --runs.
+process), CPU time (user + system, the workers included), median of --runs. The machine
+should be otherwise idle: `vmstat 1` shows whether it is.
 
     python bench/split_bench.py /tmp/b2m.pcap --jobs 1 2 --runs 3
 """
@@ -57,7 +58,7 @@ def _tree_kib(pid: int) -> tuple[int, int]:
 
 
 def run_once(path: str, jobs: int, fmt: str) -> dict[str, float]:
-    cmd = ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "capture_tls", "analyze",
+    cmd = ["/usr/bin/time", "-f", "%M %U %S", sys.executable, "-m", "capture_tls", "analyze",
            "--format", fmt, "--jobs", str(jobs), path]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -84,9 +85,9 @@ def run_once(path: str, jobs: int, fmt: str) -> dict[str, float]:
     wall = time.perf_counter() - start
     done.set()
     sampler.join()
-    gnu_max = int(err.strip().splitlines()[-1])
+    gnu_max, user, system = err.strip().splitlines()[-1].split()
     return {"wall": wall, "first": first_at, "tree_kib": peak[0], "tree_pss_kib": peak[1],
-            "gnu_kib": gnu_max, "lines": lines}
+            "gnu_kib": int(gnu_max), "cpu": float(user) + float(system), "lines": lines}
 
 
 def main() -> None:
@@ -103,7 +104,7 @@ def main() -> None:
         base = base or med["wall"]
         walls = ", ".join(f"{r['wall']:.2f}" for r in runs)
         print(f"--jobs {jobs}: wall {med['wall']:.2f} s (runs {walls}), "
-              f"x{base / med['wall']:.2f}; "
+              f"x{base / med['wall']:.2f}; CPU {med['cpu']:.2f} s; "
               f"first line {med['first']:.3f} s; peak of the process tree: RSS "
               f"{med['tree_kib'] / 1024:.0f} MiB, PSS {med['tree_pss_kib'] / 1024:.0f} MiB "
               f"(GNU time, largest process: "
