@@ -716,10 +716,11 @@ def analyze_file_split(
     process; `min_bytes` overrides the size below which one process reads the file;
     `split_at` cuts at these byte offsets; `info` receives "chunks" (the chunks read),
     "reruns" (chunks analyzed again), "discarded" (flows a worker opened that one process
-    would not have), "lookahead" (reports completed past their chunk) and "fallback" (why
-    one process read the file after all, None when it did not)."""
+    would not have), "lookahead" (reports completed past their chunk), "rejoined" (keys of an
+    earlier chunk's connection that a client SYN gave to a new connection in a later chunk)
+    and "fallback" (why one process read the file after all, None when it did not)."""
     info = {} if info is None else info
-    info.update(chunks=1, reruns=0, fallback=None, discarded=0, lookahead=0)
+    info.update(chunks=1, reruns=0, fallback=None, discarded=0, lookahead=0, rejoined=0)
     if render_line is not None and on_line is not None:
         keep_reports = False
         line_out, render = on_line, render_line
@@ -1001,6 +1002,7 @@ def _merge(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
                     if not fresh:
                         raise _Mismatch(f"chunk {k}: key state differs at segment {leave}")
                     del foreign[pair]
+                    info["rejoined"] += 1
         numbering.append(_Numbers(total, discard))
         total += res.created - len(discard)
         info["discarded"] += len(discard)
