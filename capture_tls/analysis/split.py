@@ -815,7 +815,10 @@ def _split(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
     sha: list[str | None] = [None]
     if processes:
         running = _start_processes(jobs, spool_dir)
-        # Started after the fork: a thread must not be running when a process forks.
+        # Started after the fork: a thread must not be running when a process forks. (Worker
+        # 0 could hash while it reads, but then the rest of the file after its chunk: work
+        # that unbalances the workers by 10% of the analysis on this benchmark and by half on
+        # a capture of few connections; a thread here is shared out by the scheduler.)
         hasher = threading.Thread(target=lambda: sha.__setitem__(0, file_sha256(path)))
         hasher.start()
         try:
