@@ -55,17 +55,17 @@ Input summary. Packets are summed, the first and last packet taken from the firs
 chunk, link types and problems merged (a problem's "after N packets" counts from the file's
 start); the SHA-256 is computed by the parent while the workers run.
 
-Figures (2026-11-25, the 2-vCPU build machine while other jobs kept both vCPUs busy: vmstat
-idle 0% during most runs; `bench/split_bench.py`, `--format jsonl`, the 1.5 GB benchmark
-pcap of 2 M frames / 20,000 connections): the output is byte for byte that of one process.
-CPU time: one process 11.2-12.1 s; two workers 5.2-5.4 s each (about half of the one-process
-work: the split itself costs < 5%), the parent 2.0 s (1.0 s of it the SHA-256 pass, which one
-process does inline, 0.3 s imports). Wall time, medians of 3: `--jobs 1` 16.0-16.4 s,
-`--jobs 2` 14.0-15.3 s (pcap); the best single runs 12.35 s and 8.53 s (1.45x). On two
-otherwise idle cores 12.6 s of CPU over two cores is 6.3 s against 10.3 s for one process
-(1.6x). First JSON Lines line: 0.4 s with either (Python's imports). Peak memory of the
-process tree: PSS 100-110 MiB against 72-82 MiB (RSS summed over the three processes 210 MiB:
-the workers' inherited pages are shared); the largest process 77 MiB against 85 MiB.
+Figures (2026-11-25, the 2-vCPU build machine with no other job running, `bench/split_bench.py
+--runs 3`, `--format jsonl`, the 1.5 GB benchmark captures of 2 M frames / 20,000
+connections; bench/README.md has the table): pcap 11.60 s with one process, 7.01 s with two
+(1.65x); pcapng 11.95 s and 7.73 s (1.55x); byte-for-byte the same output. Each worker
+spends 5.2-5.5 s of CPU (half the one-process work: the split adds no per-packet cost), the
+parent 1.7-2.0 s (1.0 s of it the SHA-256 pass, which one process does inline while reading,
+0.35 s imports). First JSON Lines line: 0.39 s with two processes, 0.35 s with one (Python's
+imports). Peak memory of the process tree: PSS 111 MiB against 82 MiB (RSS summed over the
+three processes 210 MiB: the forked workers share their inherited pages); the largest
+process 77 MiB against 86 MiB. With other jobs keeping both vCPUs busy, two processes gain
+nothing: they need the second vCPU.
 
 Residual differences from one process (none in realistic captures; the tests compare
 every sample and generated captures at many split points):
