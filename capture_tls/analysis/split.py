@@ -58,7 +58,8 @@ start); the SHA-256 is computed by the parent while the workers run.
 Figures (2026-11-25, the 2-vCPU build machine with no other job running, `bench/split_bench.py
 --runs 3`, `--format jsonl`, the 1.5 GB benchmark captures of 2 M frames / 20,000
 connections; bench/README.md has the table): pcap 11.60 s with one process, 7.01 s with two
-(1.65x); pcapng 11.95 s and 7.73 s (1.55x); byte-for-byte the same output. Each worker
+(1.65x); pcapng 11.95 s and 7.73 s (1.55x), in a later window 12.62 s and 7.39 s (1.71x);
+byte-for-byte the same output. Each worker
 spends 5.2-5.5 s of CPU (half the one-process work: the split adds no per-packet cost), the
 parent 1.7-2.0 s (1.0 s of it the SHA-256 pass, which one process does inline while reading,
 0.35 s imports). First JSON Lines line: 0.39 s with two processes, 0.35 s with one (Python's
