@@ -204,6 +204,11 @@ def test_small_files_and_one_job_are_read_by_one_process() -> None:
     assert plan is not None and len(plan.bounds) == 5
     assert plan.bounds[0] == 24 and plan.bounds[-1] == path.stat().st_size
     assert set(plan.bounds[1:-1]) <= set(record_offsets(path))
+    size = path.stat().st_size
+    # chunks of at least half the size from which files are split
+    assert plan_split(str(path), 8, size) is not None
+    assert len(plan_split(str(path), 8, size).bounds) == 3  # type: ignore[union-attr]
+    assert plan_split(str(path), 8, size + 1) is None
 
 
 def test_a_cut_inside_a_record_falls_back_to_one_process(generated: dict[str, Path]) -> None:

@@ -17,7 +17,7 @@ the byte order, interfaces and Decryption Secrets Blocks found before the first 
 parent checks that against what the previous chunk ended with (an interface or secrets
 block in the middle of the file, a new section) and runs the chunk again with the right
 state when it differs. Small files (< 64 MiB), files without a safe split point and the
-scapy engine are read by one process.
+scapy engine are read by one process; no chunk is planned smaller than 32 MiB.
 
 Ownership. Worker k runs the one-process pipeline (`FrameAnalysis`, `ConnectionTracker`)
 over its chunk, starting with an empty connection table. It owns the flows the one-process
@@ -194,6 +194,12 @@ def plan_split(path: str, parts: int, min_bytes: int | None = None,
         return None
     if size < max(min_bytes, 1):
         return None
+    if min_bytes > 1:
+        # Chunks of at least half the smallest file split: 64 cores do not make 64 chunks of
+        # a 64 MiB file.
+        parts = min(parts, size // (min_bytes // 2))
+        if parts < 2:
+            return None
     try:
         reader = open_capture(path)
     except (InputError, OSError):
