@@ -71,10 +71,15 @@ nothing: they need the second vCPU.
 Residual differences from one process (none in realistic captures; the tests compare
 every sample and generated captures at many split points):
 - Expiry sweeps (`ConnectionTracker.expire_idle`) run every 65,536 new-flow segments of each
-  worker's own count, not the one-process count; a reported connection's marker on a key that
-  was foreign at a chunk's start leaves only on a client SYN, never by the 60-second grace; a
-  connection in handshake whose lookahead stopped at the idle timeout is reported there (one
-  process reports it at its next sweep: same report, JSON Lines position may differ).
+  worker's own count, not the one-process count, so a reported connection's keys may be
+  forgotten at another moment. And a reported connection's keys that were in an earlier
+  chunk's table at a cut are forgotten only on a client SYN, never by the 60-second grace:
+  a connection quiet for over a minute across a cut that then sends data again (a pooled
+  connection) is one flow here, while one process may, after a sweep, take that data for a
+  new connection seen mid-stream. Such a flow has no handshake and is not reported, but it
+  takes a number: the ids after it would be one higher with one process. A connection in
+  handshake whose lookahead stopped at the idle timeout is reported there (one process
+  reports it at its next sweep: the same report, its JSON Lines position may differ).
 - LIMIT_REACHED counts (max_connections_tracked) are per worker; flows on other ports judged
   "not MySQL" in an earlier chunk are sniffed again in a later one.
 - DNS answers are compared with a cache holding all of a chunk's answers, and a lookahead
