@@ -748,7 +748,12 @@ def analyze_file_split(
         return analyze_file(path, index, options, on_connection, keep_reports)
     info["chunks"] = len(plan.bounds) - 1
     out = _Collector(index, on_connection, on_line, keep_reports)
-    with tempfile.TemporaryDirectory(prefix="capture-tls-split-") as spool_dir:
+    try:
+        spool = tempfile.TemporaryDirectory(prefix="capture-tls-split-")
+    except OSError as exc:  # no temporary directory to spool to
+        info["fallback"] = f"no temporary directory: {exc}"
+        return analyze_file(path, index, options, on_connection, keep_reports)
+    with spool as spool_dir:
         try:
             return _split(path, index, options, plan, out, spool_dir, processes, info,
                           render_line)
