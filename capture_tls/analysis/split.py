@@ -109,7 +109,6 @@ from ipaddress import ip_address
 from multiprocessing.connection import Connection, wait
 from typing import IO, Any
 
-from capture_tls.analysis.connection import ConnectionState
 from capture_tls.analysis.intended_host import DnsCache, choose_intended_host
 from capture_tls.analysis.model import ConnectionReport, InputSummary, InputWarning
 from capture_tls.analysis.options import AnalysisOptions
@@ -1159,5 +1158,3 @@ def _result(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
     result.connections.sort(key=lambda c: (c.first_seen_ts, c.client.ip, c.client.port))
     return result
 
-
-_ = ConnectionState  # the connections a worker's table holds (for readers of this module)
