@@ -77,7 +77,9 @@ every sample and generated captures at many split points):
   a connection quiet for over a minute across a cut that then sends data again (a pooled
   connection) is one flow here, while one process may, after a sweep, take that data for a
   new connection seen mid-stream. Such a flow has no handshake and is not reported, but it
-  takes a number: the ids after it would be one higher with one process. A connection in
+  takes a number: the ids after it would be one higher with one process. (A sweep comes
+  after 65,536 segments of flows not in the table: in a capture of the MySQL ports with
+  fewer connections than that there is none, with one process or split.) A connection in
   handshake whose lookahead stopped at the idle timeout is reported there (one process
   reports it at its next sweep: the same report, its JSON Lines position may differ).
 - LIMIT_REACHED counts (max_connections_tracked) are per worker; flows on other ports judged
