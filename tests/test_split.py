@@ -250,3 +250,25 @@ def test_cli_jobs_splits_one_file(generated: dict[str, Path], fmt: str) -> None:
     redacted_two = _cli(["--format", "jsonl", "--redact", "--jobs", "2", path], env)
     assert redacted_two == redacted_one
     assert "client-1" in redacted_one
+
+
+def test_pcapng_interface_block_in_the_middle(generated: dict[str, Path],
+                                              tmp_path: Path) -> None:
+    """A chunk after an Interface Description Block in the middle of the file started with
+    the interfaces of the file's first blocks: it is analyzed again with the right ones."""
+    path = generated["pcapng"]
+    data = path.read_bytes()
+    assert data[8:12] == b"\x4d\x3c\x2b\x1a"  # little-endian section
+    offsets = record_offsets(path)
+    middle = offsets[len(offsets) // 3]
+    idb = struct.pack("<IIHHII", 1, 20, 1, 0, 262144, 20)  # a second Ethernet interface
+    odd = tmp_path / "idb-in-the-middle.pcapng"
+    odd.write_bytes(data[:middle] + idb + data[middle:])
+    options = AnalysisOptions(ports=PORTS)
+    one = one_process(odd, options)
+    assert not one[0].warnings
+    result, lines, info = split(odd, options, 2, processes=False,
+                                split_at=(offsets[2 * len(offsets) // 3] + len(idb),))
+    assert info["fallback"] is None
+    assert info["reruns"] == 1
+    assert_same(one, result, lines)
