@@ -272,3 +272,15 @@ def test_pcapng_interface_block_in_the_middle(generated: dict[str, Path],
     assert info["fallback"] is None
     assert info["reruns"] == 1
     assert_same(one, result, lines)
+
+
+def test_chunks_analyzed_again_for_dns_run_in_processes() -> None:
+    """Several chunks whose intended hosts come from an earlier chunk's DNS answers are
+    analyzed again, in processes at the same time."""
+    path = SAMPLES_DIR / "tls12-mismatch.pcap"
+    options = options_for(path)
+    one = one_process(path, options)
+    result, lines, info = split(path, options, 9, processes=True)
+    assert info["fallback"] is None
+    assert info["reruns"] >= 2
+    assert_same(one, result, lines)

@@ -849,7 +849,8 @@ def _split(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
         sha[0] = file_sha256(path)
     results[0].records = held
     results[0].spool = None
-    return _merge(path, index, options, plan, jobs, results, emit, spool_dir, sha[0], info)
+    return _merge(path, index, options, plan, jobs, results, emit, spool_dir, sha[0], info,
+                  processes)
 
 
 @dataclass
@@ -937,7 +938,7 @@ class _Foreign:
 
 def _merge(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
            jobs: list[_Job], results: list[_ChunkResult], emit: _Collector, spool_dir: str,
-           sha256: str | None, info: dict[str, Any]) -> InputResult:
+           sha256: str | None, info: dict[str, Any], processes: bool) -> InputResult:
     # 1. Where reading really stopped: the split points must be record boundaries; damage that
     # stops the reading in a chunk ends the input there.
     for k, res in enumerate(results):
@@ -947,10 +948,11 @@ def _merge(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
         if res.stop_offset != jobs[k].end:
             raise _Mismatch(f"chunk {k} ended at {res.stop_offset}, not {jobs[k].end}")
     n = len(results)
-    # 2. pcapng state at each chunk's start (interfaces, secrets, previous frame time), then
-    # 3. the DNS answers of the earlier chunks: a chunk analyzed with the wrong ones is
-    # analyzed again with the right ones.
+    # 2. pcapng state at each chunk's start (interfaces, secrets, previous frame time): a
+    # chunk started with the wrong one is analyzed again, in order (rare: a block in the
+    # middle of the file), with the DNS answers before it.
     answers: list[_Answer] = list(results[0].answers)
+    done_again: set[int] = set()
     for k in range(1, n):
         prev = results[k - 1]
         job = jobs[k]
@@ -965,11 +967,10 @@ def _merge(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
             job.prev_ts = next((r.last_ts for r in reversed(results[:k])
                                 if r.last_ts is not None), 0.0)
             rerun = True
-        if answers and not rerun and _dns_matters(options, answers, results[k]):
-            rerun = True
         if rerun:
             job.dns_preload = list(answers)
             info["reruns"] += 1
+            done_again.add(k)
             results[k] = _run_inline(job, spool_dir)
             if results[k].stop_offset not in (job.end, -1):
                 raise _Mismatch(f"chunk {k} ended elsewhere when analyzed again")
@@ -978,6 +979,26 @@ def _merge(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
                 n = k + 1
                 break
         answers.extend(results[k].answers)
+    # 3. The DNS answers of the earlier chunks: a chunk whose reports they change is analyzed
+    # again with them loaded first; these chunks at the same time (the answers a chunk finds
+    # do not depend on the ones loaded).
+    answers = list(results[0].answers)
+    again: list[_Job] = []
+    for k in range(1, n):
+        if k not in done_again and answers and _dns_matters(options, answers, results[k]):
+            jobs[k].dns_preload = list(answers)
+            again.append(jobs[k])
+        answers.extend(results[k].answers)
+    if again:
+        info["reruns"] += len(again)
+        if processes and len(again) > 1:
+            redone = _wait_processes(_start_processes(again, spool_dir), lambda _r: None)
+        else:
+            redone = [_run_inline(job, spool_dir) for job in again]
+        for job, res in zip(again, redone, strict=True):
+            if res.stop_offset != results[job.k].stop_offset:
+                raise _Mismatch(f"chunk {job.k} ended elsewhere when analyzed again")
+            results[job.k] = res
 
     # 4. Which flows the one-process tracker opened, and their numbers: a chunk's flow keeps
     # its local number less the discarded flows before it, plus the flows of earlier chunks.
