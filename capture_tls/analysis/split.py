@@ -49,7 +49,9 @@ streamed as they come; the other workers spool theirs to a temporary file.
 
 DNS. A worker of chunk k > 0 has not seen the DNS answers of the earlier chunks. When those
 answers would change the intended host of one of its reports (`choose_intended_host` with and
-without them), chunk k is analyzed again with them loaded first.
+without them), chunk k is analyzed again with them loaded first (such chunks in processes at
+the same time). That costs time only on captures with DNS, and only where a cut falls
+between an answer and the connections that use it (or an alias of the same address).
 
 Input summary. Packets are summed, the first and last packet taken from the first and last
 chunk, link types and problems merged (a problem's "after N packets" counts from the file's
