@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run_bench import count_packets, gnu_time, measure, warm_cache  # noqa: E402
+from bench.run_bench import count_packets, gnu_time, measure, warm_cache
 
 __all__ = ["first_line_seconds", "main", "tree_rss_peak"]
 

@@ -7,6 +7,7 @@ connection has an error finding; else 0. 2 for usage errors.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import signal
 import ssl
@@ -36,6 +37,7 @@ from capture_tls.analysis.options import (
     parse_host_rule,
 )
 from capture_tls.analysis.pipeline import InputResult, analyze_file
+from capture_tls.analysis.split import analyze_file_split
 from capture_tls.analysis.trim import trim_capture
 from capture_tls.errors import InputError
 from capture_tls.limits import DEFAULT_LIMITS, Limits
@@ -166,8 +168,8 @@ def cli() -> None:
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, writable=True),
               default=None, help="Write the report to this file instead of standard output.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
-              help="Processes to spread several input files over (default: the number of "
-                   "cores).")
+              help="Processes to spread several input files, or one large file split at "
+                   "record boundaries, over (default: the number of cores).")
 @click.option("--width", type=click.IntRange(40, 400), default=None,
               help="Text width (default: the terminal's).")
 @click.option("--color/--no-color", default=None, help="Colour in text output "
@@ -309,6 +311,10 @@ def _run_analyze(
             out.flush()
             flushed[0] = now
 
+    def write_line(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
     counts: tuple[int, int, int, int] = (0, 0, 0, 0)
     results: Iterable[InputResult]
     if jobs > 1 and len(files) > 1:
@@ -321,10 +327,19 @@ def _run_analyze(
         results = pool.map(analyze_file, files, range(len(files)), [options] * len(files))
     else:
         pool = None
+        # One file and several processes: the file is split at record boundaries over them
+        # (capture_tls.analysis.split), with the report of one process.
+        analyze: Any = analyze_file
+        if jobs > 1:
+            # JSON Lines without --redact: the workers render the lines.
+            lines = fmt == "jsonl" and redactor is None
+            analyze = functools.partial(analyze_file_split, jobs=jobs,
+                                        render_line=render_jsonl_connection if lines else None,
+                                        on_line=write_line if lines else None)
         # JSON Lines streams each report and keeps none: flat memory on any capture.
         results = (
-            analyze_file(path, index, options, stream if fmt == "jsonl" else None,
-                         keep_reports=fmt != "jsonl")
+            analyze(path, index, options, stream if fmt == "jsonl" else None,
+                    keep_reports=fmt != "jsonl")
             for index, path in enumerate(files)
         )
     with _Progress(len(files)) as progress:

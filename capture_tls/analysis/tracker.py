@@ -220,6 +220,37 @@ class ConnectionTracker:
         if conn.done:
             self._report(conn)
 
+    def segment_known(self, ts: float, addrs: bytes, sport: int, dport: int, seq: int,
+                      flags: int, payload: bytes, truncated: bool) -> int:
+        """`segment` for a connection already in handshake, never opening one (the lookahead
+        of capture_tls.analysis.split). 0: the key is not tracked, or its connection is
+        reported (nothing changes); 1: fed to its connection; 2: a client SYN that ends the
+        connection (reported, keys dropped): `segment` would open a new one here."""
+        entry = self._table.get((addrs, sport, dport))
+        if entry is None:
+            return 0
+        conn = entry.conn
+        if isinstance(conn, _Finished):
+            return 0
+        if flags & _SYN and not flags & _ACK and entry.from_client and (
+            conn.c2s.delivered_bytes or conn.client_fin or conn.client_rst
+        ):
+            self._finish(conn)
+            return 2
+        self._feed(conn, ts, entry.from_client, seq, flags, payload, truncated)
+        return 1
+
+    def table_entries(self) -> list[tuple[FlowKey, bool, ConnectionState | None]]:
+        """Every key in the table: (key, whether it is the client's direction, its connection
+        in handshake or None for a reported one)."""
+        return [(key, e.from_client, None if isinstance(e.conn, _Finished) else e.conn)
+                for key, e in self._table.items()]
+
+    def entry_token(self, addrs: bytes, sport: int, dport: int) -> object | None:
+        """An object that stays the same while the key maps to the same table entry (None:
+        not in the table): tells whether a segment reset the key's state."""
+        return self._table.get((addrs, sport, dport))
+
     def lookup(self, addrs: bytes, sport: int, dport: int) -> tuple[ConnectionState, bool] | None:
         """The connection in handshake a segment with this flow key belongs to, and whether it
         comes from the client; None for a flow that is not tracked or already reported."""

@@ -356,6 +356,32 @@ class FastCaptureReader(CaptureReader):
     # the file in order to its end (a pcapng resync seeks: then the caller hashes again).
     _sha: _BackgroundSha256 | None = field(default=None, repr=False)
     _sha_at: int = field(default=-1, repr=False)
+    # A byte range (capture_tls.analysis.split): records starting in [start, range_end) only;
+    # pcapng starts with the given byte order, interfaces and previous frame time. After the
+    # iteration `stop_offset` is where the next record would start (-1: damage stopped the
+    # reading), `ng_end` the pcapng byte order and interfaces, `needs_prev_ts` whether the
+    # first packet had no time of its own (a Simple Packet Block).
+    range_end: int | None = field(default=None, repr=False)
+    stop_offset: int = field(default=-1, repr=False)
+    ng_end: tuple[str, list[_Interface]] | None = field(default=None, repr=False)
+    needs_prev_ts: bool = field(default=False, repr=False)
+    _range_start: int | None = field(default=None, repr=False)
+    _ng_start: tuple[str, list[_Interface]] | None = field(default=None, repr=False)
+    _ts0: float = field(default=0.0, repr=False)
+
+    def set_range(self, start: int, end: int,
+                  ng_state: tuple[str, list[_Interface]] | None = None,
+                  prev_ts: float = 0.0) -> None:
+        """Read only the records that start in [start, end) (before iterating). `start` must
+        be a record (block) boundary; no SHA-256 is computed."""
+        self._range_start = start
+        self.range_end = end
+        self._ng_start = ng_state
+        self._ts0 = prev_ts
+
+    @property
+    def _limit(self) -> int:
+        return self.size if self.range_end is None else self.range_end
 
     def sha256_hex(self) -> str | None:
         """The SHA-256 of the whole file if the iteration read it in order to its end."""
@@ -374,6 +400,9 @@ class FastCaptureReader(CaptureReader):
     def _start_hash(self) -> None:
         f = self._file
         assert f is not None
+        if self._range_start is not None:
+            self._sha = None
+            return
         f.seek(0)
         head = f.read(self._start)
         if self._sha is not None:
@@ -437,8 +466,13 @@ class FastCaptureReader(CaptureReader):
         when the end is not the end of the file). Mirrors captures.py's `_pcap_frames`."""
         here = base + pos
         left = self.size - here
+        if here >= self._limit:
+            self.stop_offset = here
+            return None
         if left < 16:
-            if left != 0:
+            if left == 0:
+                self.stop_offset = here
+            else:
                 problems.add(TRUNCATED_FILE, f"file cut short: {left} bytes of a record header "
                              f"at byte offset {here}, after {count} packets")
             return None
@@ -467,6 +501,9 @@ class FastCaptureReader(CaptureReader):
                              f"holds {len(buf) - 16} of its {caplen} bytes, after {count} "
                              "packets")
                 return None
+        if here + 16 + caplen > self._limit:
+            self.stop_offset = here  # runs past the range's end: not a record boundary
+            return None
         return buf, pos, base
 
     def _pcap_loop(self, decode: bool,
@@ -474,7 +511,9 @@ class FastCaptureReader(CaptureReader):
         f = self._file
         assert f is not None
         self._start_hash()
-        f.seek(self._start)
+        start = self._start if self._range_start is None else self._range_start
+        f.seek(start)
+        lim = self._limit
         link = self._pcap_link
         div = self._pcap_div
         rec = _PCAP_REC[self._endian]
@@ -504,7 +543,7 @@ class FastCaptureReader(CaptureReader):
         buf = b""
         pos = base = count = malformed = quieted = 0
         quiet_get = (quiet if quiet is not None else {}).get
-        base = self._start
+        base = start
         first: float | None = None
         ts = 0.0
         try:
@@ -514,7 +553,7 @@ class FastCaptureReader(CaptureReader):
                 if nxt is None:
                     break
                 buf, pos, base = nxt
-                n = len(buf)
+                n = min(len(buf), lim - base)
                 if count == 0:
                     sec, frac = rec(buf, pos)[:2]
                     first = (sec * div + frac) / div
@@ -648,7 +687,8 @@ class FastCaptureReader(CaptureReader):
         count = malformed = quieted = 0
         quiet_get = (quiet if quiet is not None else {}).get
         first: float | None = None
-        ts = 0.0
+        ts = self._ts0
+        lim = self._limit
         buf = b""
         pos = n = 0
         base = st.base
@@ -686,7 +726,7 @@ class FastCaptureReader(CaptureReader):
                     st.cur_tsoffset = tsoff_int
                 res = st.block()
                 buf, pos, base = st.buf, st.pos, st.base
-                n = len(buf)
+                n = min(len(buf), lim - base)
                 # Interfaces and byte order may have changed: reload.
                 ifs = st.interfaces
                 nifs = len(ifs)
@@ -705,6 +745,8 @@ class FastCaptureReader(CaptureReader):
                     rts, rlink, data, wirelen = res
                     if rts is not None:
                         ts = rts
+                    elif count == 0:
+                        self.needs_prev_ts = True
                     if rlink not in link_types:
                         link_types.add(rlink)
                     if first is None:
@@ -900,6 +942,7 @@ class FastCaptureReader(CaptureReader):
                 self.last_ts = ts
             self.malformed_frames += malformed
             self.quiet_segments += quieted
+            self.ng_end = (st.endian, list(st.interfaces))
             for p in self.problems:
                 if p.code == TRUNCATED_FILE and "after" not in p.message:
                     p.message += f", after {count} packets"
@@ -925,6 +968,12 @@ class _NgState:
         self.base = reader._start
         self.endian = reader._endian
         self.interfaces: list[_Interface] = []
+        if reader._range_start is not None:
+            self.base = reader._range_start
+        if reader._ng_start is not None:
+            self.endian, interfaces = reader._ng_start
+            self.interfaces = list(interfaces)
+        self.limit = reader._limit
         self.cur_tsoffset = 0
         self.stopped = False
         f.seek(self.base)
@@ -991,8 +1040,13 @@ class _NgState:
             return None
         here = self.base + self.pos
         remaining = self.size - here
+        if here >= self.limit:
+            self.reader.stop_offset = here
+            self._stop()
+            return None
         if remaining < 12:
             if remaining <= 0:
+                self.reader.stop_offset = here
                 self._stop()
                 return None
             self._truncated(f"{remaining} bytes of a block header at byte offset {here}")
