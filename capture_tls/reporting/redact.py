@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from ipaddress import ip_address
+from typing import overload
 
 from capture_tls.analysis.model import (
     Alert,
@@ -131,6 +132,74 @@ class Redactor:
             warnings=warnings,
             command=tuple(self.scrub(a) for a in report.command),
         )
+
+
+    def learn_values(self, values: Iterable[tuple[str, str | None]]) -> None:
+        """Learn (client ip, user name or None) pairs, in the order of the report, as
+        `learn` does from each connection."""
+        clients = self.clients
+        users = self.users
+        for ip, user in values:
+            clients(ip)
+            if user is not None:
+                users(user)
+
+    def report_view(self, report: Report, *, learned: bool = False) -> Report:
+        """What `report(report)` returns, but each connection redacted only when it is read:
+        for a report whose connections are a lazy sequence over reports on disk.
+
+        The pseudonyms are those of `report()`: every connection's values are learned first,
+        in the report's order (`learned`: already given to `learn_values`; otherwise a first
+        pass over the connections learns them), so text scrubbed in the first connection knows
+        the names that appear only in the last."""
+        if not learned:
+            for conn in report.connections:
+                self.learn(conn)
+        warnings = tuple(
+            dataclasses.replace(w, message=self.scrub(w.message)) for w in report.warnings
+        )
+        return dataclasses.replace(
+            report,
+            connections=_Mapped(report.connections, self.connection),
+            warnings=warnings,
+            command=tuple(self.scrub(a) for a in report.command),
+        )
+
+
+class _Mapped(Sequence[ConnectionReport]):
+    """`function` applied to each item of `items` when it is read."""
+
+    def __init__(
+        self,
+        items: Sequence[ConnectionReport],
+        function: Callable[[ConnectionReport], ConnectionReport],
+    ) -> None:
+        self._items = items
+        self._function = function
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> ConnectionReport: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ConnectionReport]: ...
+
+    def __getitem__(
+        self, index: int | slice
+    ) -> ConnectionReport | Sequence[ConnectionReport]:
+        if isinstance(index, slice):
+            return _Mapped(self._items[index], self._function)
+        return self._function(self._items[index])
+
+    def __iter__(self) -> Iterator[ConnectionReport]:
+        function = self._function
+        for item in self._items:
+            yield function(item)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
 
 
 def redact(report: Report) -> Report:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from rich.console import Console, RenderableType
 from rich.table import Table
@@ -43,7 +43,7 @@ from capture_tls.analysis.model import (
     Verdicts,
 )
 
-__all__ = ["render_text"]
+__all__ = ["TextWriter", "render_text", "write_text"]
 
 # Control characters (C0, DEL, C1), bidirectional marks/embeddings/overrides/isolates, line and
 # paragraph separators, the byte order mark and lone surrogates: shown as escapes, never sent to
@@ -109,6 +109,71 @@ def render_text(report: Report, *, width: int | None = None, color: bool = False
     if lines[-1] == "":
         lines.pop()
     return "".join(line.rstrip(" ") + "\n" for line in lines)
+
+
+class TextWriter:
+    """A console like `render_text`'s whose output goes to `write` whenever `flush()` is
+    called, with the same trailing spaces removed: printing piece by piece and flushing after
+    each piece gives the characters `render_text` returns for the whole (every piece ends
+    with a newline, so lines are never split between pieces)."""
+
+    def __init__(self, write: Callable[[str], object], *, width: int | None, color: bool):
+        self.write = write
+        self.buffer = io.StringIO()
+        self.console = Console(
+            file=self.buffer,
+            width=width,
+            force_terminal=color,
+            force_jupyter=False,
+            force_interactive=False,
+            color_system="standard" if color else None,
+            markup=False,
+            emoji=False,
+            highlight=False,
+            soft_wrap=False,
+            legacy_windows=False,
+        )
+
+    def flush(self) -> None:
+        text = self.buffer.getvalue()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        if lines:
+            self.write("".join(line.rstrip(" ") + "\n" for line in lines))
+
+
+def write_text(
+    report: Report,
+    write: Callable[[str], object],
+    *,
+    width: int | None = None,
+    color: bool = False,
+) -> None:
+    """`render_text(report)`, the same characters, written one connection at a time (so that
+    `report.connections` may be a lazy sequence over reports on disk)."""
+    out = TextWriter(write, width=width, color=color)
+    console = out.console
+    any_connection = False
+    for index, conn in enumerate(report.connections):
+        if index:
+            console.print()
+        console.print(_connection_header(conn))
+        console.print(_grid(_connection_rows(conn)))
+        out.flush()
+        any_connection = True
+    if not any_connection:
+        console.print(_styled("No MySQL connections found.", _HEADING))
+    console.print()
+    console.print(_grid(_input_rows(report.inputs)))
+    if report.warnings:
+        console.print()
+        console.print(_grid(_warning_rows(report.warnings)))
+    console.print()
+    console.print(_summary_line(report))
+    out.flush()
 
 
 # --- building blocks -------------------------------------------------------------------------
