@@ -357,9 +357,15 @@ def _collect_and_render(
     else:
         pool = None
         # JSON Lines streams each report and keeps none: flat memory on any capture.
+        collect: Callable[[ConnectionReport], None] = store.add
+        if fmt == "jsonl":
+            collect = stream
+            if export_dir is not None:
+                def collect(conn: ConnectionReport) -> None:
+                    stream(conn)
+                    store.add(conn)
         results = (
-            analyze_file(path, index, options, stream if fmt == "jsonl" else store.add,
-                         keep_reports=False)
+            analyze_file(path, index, options, collect, keep_reports=False)
             for index, path in enumerate(files)
         )
     with _Progress(len(files)) as progress:
@@ -387,7 +393,7 @@ def _collect_and_render(
     if pool is not None:
         pool.shutdown()
     connections: Sequence[ConnectionReport] = ()
-    if fmt != "jsonl" and not json_only:
+    if not json_only:
         connections = store.reports()  # sorted; read from disk one at a time
     report = build_report_object(command, inputs, warnings, connections, counts)
     if export_dir is not None:
@@ -397,8 +403,8 @@ def _collect_and_render(
             raise click.UsageError(f"--export-certs {export_dir}: {exc.strerror}") from None
         click.echo(f"capture-tls: {len(written)} PEM files written to {export_dir}", err=True)
     if redactor is not None:
-        if fmt == "jsonl":
-            report = redactor.report(report)
+        if fmt == "jsonl":  # every connection was learned as it was streamed
+            report = redactor.report(dataclasses.replace(report, connections=()))
         else:
             redactor.learn_values(store.clients_and_users())
             report = redactor.report_view(report, learned=True)
