@@ -49,7 +49,6 @@ from capture_tls.reporting.export import write_export
 from capture_tls.reporting.html_report import write_html
 from capture_tls.reporting.json_report import (
     connection_json,
-    render_json,
     render_jsonl_connection,
     render_jsonl_trailer,
     write_json,
@@ -666,6 +665,24 @@ def _run_sniff(
     out = _Output(stop)
     use_color = color if color is not None else sys.stdout.isatty()
     blocks = _TextBlocks(width, use_color)
+    # --format json prints one document at the end: each connection's JSON waits on disk.
+    with ReportStore(connection_json) as store:
+        return _sniff_into(settings, options, fmt, command, width, use_color, stop, out, blocks,
+                           store)
+
+
+def _sniff_into(
+    settings: SniffSettings,
+    options: AnalysisOptions,
+    fmt: str,
+    command: Sequence[str],
+    width: int | None,
+    use_color: bool,
+    stop: StopSignal,
+    out: _Output,
+    blocks: _TextBlocks,
+    store: ReportStore,
+) -> int:
     printed = 0
 
     def stream(conn: ConnectionReport) -> None:
@@ -674,14 +691,15 @@ def _run_sniff(
             out.write(render_jsonl_connection(conn) + "\n")
         elif fmt == "text":
             out.write(("\n" if printed else "") + blocks.block(conn))
+        else:
+            store.add(conn)
         printed += 1
 
     def dropped(total: int) -> None:
         click.echo(f"capture-tls: warning: the kernel has dropped {total} packets so far "
                    f"({KERNEL_DROPS}); the evidence is incomplete.", err=True)
 
-    sniffer = LiveSniffer(settings, options, stream, keep_reports=fmt == "json",
-                          on_drops=dropped)
+    sniffer = LiveSniffer(settings, options, stream, on_drops=dropped)
 
     def on_signal(signum: int, _frame: object) -> None:
         if stop.reason is not None and stop.reason.startswith("SIG"):
@@ -712,7 +730,8 @@ def _run_sniff(
     inputs = [result.input.summary]
     warnings = result.input.warnings
     if fmt == "json":
-        report = build_report_object(command, inputs, warnings, result.input.connections)
+        report = build_report_object(command, inputs, warnings, (), (
+            result.reported, result.tls, result.plaintext, result.with_errors))
     else:
         report = Report(
             tool_name="capture-tls",
@@ -730,7 +749,9 @@ def _run_sniff(
             connections=(),
         )
     if fmt == "json":
-        out.write(render_json(report) + "\n")
+        # In the order of the capture's reports (as `LiveSniffer` sorted the reports it kept).
+        write_json(report, out.write, store.fragments(store.order(by_id=False)))
+        out.write("\n")
     elif fmt == "jsonl":
         out.write(render_jsonl_trailer(report) + "\n")
     else:
