@@ -21,7 +21,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from ipaddress import ip_address
-from typing import overload
+from typing import Any, overload
 
 from capture_tls.analysis.model import (
     Alert,
@@ -67,21 +67,77 @@ def _address_forms(ip: str) -> list[str]:
     return sorted(forms, key=len, reverse=True)
 
 
+# Below this many values a plain alternation (longest first) is as fast as the trie.
+_TRIE_FROM = 64
+# A trie nested deeper than this (long names sharing long prefixes) goes back to the plain
+# alternation: Python's regular expression parser recurses once per nested group.
+_MAX_TRIE_DEPTH = 200
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _alternation(values: list[str]) -> str:
+    r"""A regular expression matching any of `values`, the longest that fits first (when
+    what follows decides, the engine backtracks to the next longest).
+
+    With many values (a capture of 20,000 clients: 40,000 address spellings) a plain
+    alternation is tried one value after the other at every position of every string: 11 s to
+    compile, 300 MB, 14 ms a string. The same values as a trie (`10\.77\.(?:1(?:6|7)|...)`)
+    compile in a second and match in microseconds. It matches the same: at a branch point
+    only one child can fit the text, and a value that ends there is the last alternative of
+    its group, so the longest fitting value is tried first and the shorter ones in order of
+    length, as in the plain alternation sorted longest first."""
+    ordered = sorted(values, key=len, reverse=True)
+    if len(ordered) < _TRIE_FROM:
+        return "|".join(re.escape(v) for v in ordered)
+    trie: dict[str, dict[str, Any]] = {}
+    for value in ordered:
+        node = trie
+        for ch in value:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any], depth: int) -> str:
+        if depth > _MAX_TRIE_DEPTH:
+            raise _TooDeep
+        parts = []
+        for ch, child in node.items():
+            if ch == "":
+                continue
+            text = re.escape(ch)
+            # A chain of single children without an end: no group needed.
+            while len(child) == 1 and "" not in child:
+                (nxt, child), = child.items()
+                text += re.escape(nxt)
+            parts.append(text + emit(child, depth + 1))
+        ends = "" in node
+        if not parts:
+            return ""
+        if len(parts) == 1 and not ends:
+            return parts[0]
+        return "(?:" + "|".join(parts) + ("|" if ends else "") + ")"
+
+    try:
+        return emit(trie, 0)
+    except _TooDeep:
+        return "|".join(re.escape(v) for v in ordered)
+
+
 def _replacer(pairs: list[tuple[str, str]]) -> Callable[[str], str]:
     """A function replacing each value (as a whole token) with its pseudonym."""
     if not pairs:
         return lambda s: s
     table = dict(pairs)
     # Longest first, so that "10.0.0.10" wins over "10.0.0.1".
-    alternatives = "|".join(re.escape(v) for v in sorted(table, key=len, reverse=True))
+    alternatives = _alternation(list(table))
     # A token boundary: not inside a longer word, address or name. "." followed by a word
     # character continues a token ("10.0.0.1.5", "plain.x"); a final "." ends a sentence.
-    pattern = re.compile(
-        rf"(?<![\w.:@-])(?:{alternatives})(?![\w:@-]|\.[\w])"
-        rf"|(?<=')(?:{alternatives})(?=')"
-        rf'|(?<=")(?:{alternatives})(?=")'
-        rf"|(?<=`)(?:{alternatives})(?=`)"
-    )
+    # (A value between quotes, '...', "..." or `...`, is such a token too: a quote is neither
+    # in the look-behind's set nor in the look-ahead's. Separate alternatives for quoted forms,
+    # as there were, never match anything more.)
+    pattern = re.compile(rf"(?<![\w.:@-])(?:{alternatives})(?![\w:@-]|\.[\w])")
 
     def replace(text: str) -> str:
         return pattern.sub(lambda m: table[m.group()], text)
