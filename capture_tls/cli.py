@@ -312,34 +312,10 @@ def _run_analyze(
     # Every report goes to a file on disk as it completes (JSON Lines: to the output), so
     # memory does not grow with the connections reported, in any format. --format json keeps
     # the JSON of each connection, which is all it needs; the others keep the report.
+    # (Its files are anonymous or removed when it is collected, should this function raise.)
     json_only = fmt == "json" and redactor is None and export_dir is None
-    encode = connection_json if json_only else encode_report
-    store = ReportStore(encode)
-    try:
-        return _collect_and_render(files, fmt, options, command, out, width, color, jobs,
-                                   export_dir, redactor, stream, store, json_only, inputs,
-                                   warnings)
-    finally:
-        store.close()
+    store = ReportStore(connection_json if json_only else encode_report)
 
-
-def _collect_and_render(
-    files: Sequence[str],
-    fmt: str,
-    options: AnalysisOptions,
-    command: Sequence[str],
-    out: IO[str],
-    width: int | None,
-    color: bool | None,
-    jobs: int,
-    export_dir: str | None,
-    redactor: Redactor | None,
-    stream: Callable[[ConnectionReport], None],
-    store: ReportStore,
-    json_only: bool,
-    inputs: list[InputSummary],
-    warnings: list[InputWarning],
-) -> int:
     counts: tuple[int, int, int, int] = (0, 0, 0, 0)
     results: Iterable[InputResult | SpilledInput]
     if jobs > 1 and len(files) > 1:
@@ -421,6 +397,7 @@ def _collect_and_render(
         use_color = color if color is not None else (out.isatty() if out is sys.stdout else False)
         write_summary_table(report, write, width=width, color=use_color)
         write_text(report, write, width=width, color=use_color)
+    store.close()
     return exit_code_for(report)
 
 
@@ -665,25 +642,10 @@ def _run_sniff(
     out = _Output(stop)
     use_color = color if color is not None else sys.stdout.isatty()
     blocks = _TextBlocks(width, use_color)
-    # --format json prints one document at the end: each connection's JSON waits on disk.
-    with ReportStore(connection_json) as store:
-        return _sniff_into(settings, options, fmt, command, width, use_color, stop, out, blocks,
-                           store)
-
-
-def _sniff_into(
-    settings: SniffSettings,
-    options: AnalysisOptions,
-    fmt: str,
-    command: Sequence[str],
-    width: int | None,
-    use_color: bool,
-    stop: StopSignal,
-    out: _Output,
-    blocks: _TextBlocks,
-    store: ReportStore,
-) -> int:
     printed = 0
+    # --format json prints one document at the end: each connection's JSON waits on disk (in
+    # an anonymous file, made at the first report).
+    store = ReportStore(connection_json)
 
     def stream(conn: ConnectionReport) -> None:
         nonlocal printed
@@ -759,6 +721,7 @@ def _sniff_into(
         if result.reported:  # drop the "no connections" line: they were printed above
             footer = footer.split("\n", 1)[1]
         out.write(footer)
+    store.close()
     return exit_code_for(report)
 
 

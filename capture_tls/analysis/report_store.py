@@ -253,7 +253,7 @@ class ReportStore:
         self._user_ids: dict[str, int] = {}
         self._odd_ids: dict[int, str] = {}
         self._orders: dict[bool, array[int]] = {}
-        self._spill_dir: str | None = None
+        self._spill_dir: tempfile.TemporaryDirectory[str] | None = None
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -321,10 +321,12 @@ class ReportStore:
     # -- other processes -------------------------------------------------------------------
 
     def spill_directory(self) -> str:
-        """A private directory for the files of worker processes (removed by `close()`)."""
+        """A private directory for the files of worker processes (removed by `close()`, or
+        when the store is garbage-collected or the interpreter exits)."""
         if self._spill_dir is None:
-            self._spill_dir = tempfile.mkdtemp(prefix="capture-tls-", dir=self.directory)
-        return self._spill_dir
+            self._spill_dir = tempfile.TemporaryDirectory(
+                prefix="capture-tls-", dir=self.directory, ignore_cleanup_errors=True)
+        return self._spill_dir.name
 
     def segment(self) -> StoreSegment:
         """Close the file (a `named` store) and return its index, for `adopt()` in another
@@ -509,15 +511,7 @@ class ReportStore:
                 pass
             self._path = None
         if self._spill_dir is not None:
-            for name in os.listdir(self._spill_dir):
-                try:
-                    os.unlink(os.path.join(self._spill_dir, name))
-                except OSError:
-                    pass
-            try:
-                os.rmdir(self._spill_dir)
-            except OSError:
-                pass
+            self._spill_dir.cleanup()
             self._spill_dir = None
 
     def __enter__(self) -> ReportStore:
