@@ -163,6 +163,13 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
+@pytest.fixture(scope="module")
+def generated_small(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("gen") / "gen40.pcap"
+    generate_capture(path, 40, 800, 10, "pcap", 4)
+    return str(path)
+
+
 # --- the command line against the reference ---------------------------------------------------
 
 
@@ -184,12 +191,12 @@ def test_every_format_is_unchanged_on_a_generated_capture(
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_several_inputs_with_one_and_several_processes(
-    in_root: Path, tmp_path: Path, generated: str, jobs: int
+    in_root: Path, tmp_path: Path, generated_small: str, jobs: int
 ) -> None:
     """The same file twice gives connections with equal times, addresses and ports: their
     order comes from the id alone. A file that is not a capture is an input too."""
-    files = [generated, "samples/tls12-match.pcap", "samples/plaintext.pcap", generated,
-             "samples/no-such-file.pcap"]
+    files = [generated_small, "samples/tls12-match.pcap", "samples/plaintext.pcap",
+             generated_small, "samples/no-such-file.pcap"]
     check_all_formats(files, tmp_path, jobs)
 
 
