@@ -24,8 +24,8 @@ steps a connection; 2-CPU build machine): `encode_report` 9 us a connection (3.8
 the frozen slotted dataclasses: 67 us, its `__getstate__` calls `fields()` for every object),
 `decode_report` 25 us (pickle: 37 us); the index entry and the write add about 1.5 us. So
 `--format json` pays 1.5 us a connection for the store (the JSON it spills, 14-17 us, is the
-rendering it did at the end before), the other formats about 35 us (against 0.7 ms a connection
-to render Markdown or HTML, 17 ms for text).
+rendering it did at the end before), the other formats about 35 us (against 0.25-0.5 ms
+a connection to render HTML or Markdown, 17 ms for text).
 
 Several processes: `spill_input` (the function a worker process runs) analyzes one file into a
 store of its own in a directory the parent chose, and returns its index (`StoreSegment`, a few
