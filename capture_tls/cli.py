@@ -13,7 +13,7 @@ import signal
 import ssl
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import IO, Any
 
@@ -37,22 +37,29 @@ from capture_tls.analysis.options import (
     parse_host_rule,
 )
 from capture_tls.analysis.pipeline import InputResult, analyze_file
+from capture_tls.analysis.report_store import (
+    ReportStore,
+    SpilledInput,
+    encode_report,
+    spill_input,
+)
 from capture_tls.analysis.split import analyze_file_split
 from capture_tls.analysis.trim import trim_capture
 from capture_tls.errors import InputError
 from capture_tls.limits import DEFAULT_LIMITS, Limits
 from capture_tls.protocols.keylog import KeyLog
 from capture_tls.reporting.export import write_export
-from capture_tls.reporting.html_report import render_html
+from capture_tls.reporting.html_report import write_html
 from capture_tls.reporting.json_report import (
-    render_json,
+    connection_json,
     render_jsonl_connection,
     render_jsonl_trailer,
+    write_json,
 )
-from capture_tls.reporting.markdown_report import render_markdown
+from capture_tls.reporting.markdown_report import write_markdown
 from capture_tls.reporting.redact import Redactor
-from capture_tls.reporting.summary_table import render_summary_table
-from capture_tls.reporting.text_report import render_text
+from capture_tls.reporting.summary_table import write_summary_table
+from capture_tls.reporting.text_report import render_text, write_text
 from capture_tls.sources.live import (
     ANY_INTERFACE,
     RECEIVE_BUFFER_BYTES,
@@ -84,17 +91,20 @@ def build_report_object(
     command: Sequence[str],
     inputs: list[InputSummary],
     warnings: list[InputWarning],
-    connections: list[ConnectionReport],
+    connections: Sequence[ConnectionReport],
     counts: tuple[int, int, int, int] | None = None,
 ) -> Report:
     """`counts` (connections, tls, plaintext, with errors) when the connections were streamed
-    and not kept."""
-    tls_count = sum(1 for c in connections if c.tls is not None)
-    plain = sum(1 for c in connections if c.outcome == "plaintext")
-    errors = sum(1 for c in connections if any(f.severity == "error" for f in c.findings))
-    total = len(connections)
+    and not kept, or are read lazily from disk (`connections` is then kept as it is, not
+    copied)."""
     if counts is not None:
         total, tls_count, plain, errors = counts
+    else:
+        connections = tuple(connections)
+        tls_count = sum(1 for c in connections if c.tls is not None)
+        plain = sum(1 for c in connections if c.outcome == "plaintext")
+        errors = sum(1 for c in connections if any(f.severity == "error" for f in c.findings))
+        total = len(connections)
     return Report(
         tool_name="capture-tls",
         tool_version=__version__,
@@ -108,7 +118,7 @@ def build_report_object(
             warnings=sum(w.count for w in warnings),
         ),
         warnings=tuple(warnings),
-        connections=tuple(connections),
+        connections=connections if counts is not None else tuple(connections),
     )
 
 
@@ -294,7 +304,6 @@ def _run_analyze(
 ) -> int:
     inputs: list[InputSummary] = []
     warnings: list[InputWarning] = []
-    connections: list[ConnectionReport] = []
 
     redactor = Redactor() if redact else None
 
@@ -303,7 +312,10 @@ def _run_analyze(
     def stream(conn: ConnectionReport) -> None:
         if redactor is not None:
             conn = redactor.connection(conn)
-        out.write(render_jsonl_connection(conn) + "\n")
+        write_line(render_jsonl_connection(conn))
+
+    def write_line(line: str) -> None:
+        out.write(line + "\n")
         # Lines reach a reader (tail -f, a pipe) within a quarter of a second; a flush per
         # line cost 35 us (0.7 s on the benchmark's 20,000 connections).
         now = time.monotonic()
@@ -311,20 +323,26 @@ def _run_analyze(
             out.flush()
             flushed[0] = now
 
-    def write_line(line: str) -> None:
-        out.write(line + "\n")
-        out.flush()
+    # Every report goes to a file on disk as it completes (JSON Lines: to the output), so
+    # memory does not grow with the connections reported, in any format. --format json keeps
+    # the JSON of each connection, which is all it needs; the others keep the report.
+    # (Its files are anonymous or removed when it is collected, should this function raise.)
+    json_only = fmt == "json" and redactor is None and export_dir is None
+    store = ReportStore(connection_json if json_only else encode_report)
 
     counts: tuple[int, int, int, int] = (0, 0, 0, 0)
-    results: Iterable[InputResult]
+    results: Iterable[InputResult | SpilledInput]
     if jobs > 1 and len(files) > 1:
         # One process per file; results come back in the order of the command line, so the
-        # report is the same as with one process.
+        # report is the same as with one process. Each worker spills its reports to a file of
+        # its own and returns their index, not the reports.
         pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
             max_workers=min(jobs, len(files))
         )
         assert pool is not None
-        results = pool.map(analyze_file, files, range(len(files)), [options] * len(files))
+        results = pool.map(spill_input, files, range(len(files)), [options] * len(files),
+                           [store.encode] * len(files),
+                           [store.spill_directory()] * len(files))
     else:
         pool = None
         # One file and several processes: the file is split at record boundaries over them
@@ -332,27 +350,37 @@ def _run_analyze(
         analyze: Any = analyze_file
         if jobs > 1:
             # JSON Lines without --redact: the workers render the lines.
-            lines = fmt == "jsonl" and redactor is None
+            lines = fmt == "jsonl" and redactor is None and export_dir is None
             analyze = functools.partial(analyze_file_split, jobs=jobs,
                                         render_line=render_jsonl_connection if lines else None,
                                         on_line=write_line if lines else None)
         # JSON Lines streams each report and keeps none: flat memory on any capture.
+        collect: Callable[[ConnectionReport], None] = store.add
+        if fmt == "jsonl":
+            collect = stream
+            if export_dir is not None:
+                def collect(conn: ConnectionReport) -> None:
+                    stream(conn)
+                    store.add(conn)
         results = (
-            analyze(path, index, options, stream if fmt == "jsonl" else None,
-                    keep_reports=fmt != "jsonl")
+            analyze(path, index, options, collect, keep_reports=False)
             for index, path in enumerate(files)
         )
     with _Progress(len(files)) as progress:
         progress.start(files[0] if files else "")
-        for i, (path, result) in enumerate(zip(files, results, strict=True)):
-            if pool is not None and fmt == "jsonl":
-                for conn in result.connections:
-                    stream(conn)
+        for i, (path, item) in enumerate(zip(files, results, strict=True)):
+            if isinstance(item, SpilledInput):
+                result = item.result
+                part = store.adopt(item.segment)
+                if fmt == "jsonl":  # this file's connections, in the order analyze_file sorts
+                    for conn in store.reports(store.order(part, by_id=False)):
+                        stream(conn)
+            else:
+                result = item
             if result.summary.error is not None:
                 progress.echo(f"capture-tls: {path}: {result.summary.error}")
             inputs.append(result.summary)
             warnings.extend(result.warnings)
-            connections.extend(result.connections)
             counts = tuple(a + b for a, b in zip(counts, (result.reported, result.tls,
                                                           result.plaintext, result.with_errors),
                                                  strict=True))  # type: ignore[assignment]
@@ -362,9 +390,10 @@ def _run_analyze(
 
     if pool is not None:
         pool.shutdown()
-    connections.sort(key=lambda c: (c.first_seen_ts, c.client.ip, c.client.port, c.id))
-    report = build_report_object(command, inputs, warnings, connections,
-                                 counts if fmt == "jsonl" else None)
+    connections: Sequence[ConnectionReport] = ()
+    if not json_only:
+        connections = store.reports()  # sorted; read from disk one at a time
+    report = build_report_object(command, inputs, warnings, connections, counts)
     if export_dir is not None:
         try:
             written = write_export(export_dir, report)
@@ -372,19 +401,26 @@ def _run_analyze(
             raise click.UsageError(f"--export-certs {export_dir}: {exc.strerror}") from None
         click.echo(f"capture-tls: {len(written)} PEM files written to {export_dir}", err=True)
     if redactor is not None:
-        report = redactor.report(report)
+        if fmt == "jsonl":  # every connection was learned as it was streamed
+            report = redactor.report(dataclasses.replace(report, connections=()))
+        else:
+            redactor.learn_values(store.clients_and_users())
+            report = redactor.report_view(report, learned=True)
+    write = out.write
     if fmt == "markdown":
-        out.write(render_markdown(report))
+        write_markdown(report, write)
     elif fmt == "html":
-        out.write(render_html(report))
+        write_html(report, write)
     elif fmt == "json":
-        out.write(render_json(report) + "\n")
+        write_json(report, write, store.fragments() if json_only else None)
+        write("\n")
     elif fmt == "jsonl":
-        out.write(render_jsonl_trailer(report) + "\n")
+        write(render_jsonl_trailer(report) + "\n")
     else:
         use_color = color if color is not None else (out.isatty() if out is sys.stdout else False)
-        out.write(render_summary_table(report, width=width, color=use_color))
-        out.write(render_text(report, width=width, color=use_color))
+        write_summary_table(report, write, width=width, color=use_color)
+        write_text(report, write, width=width, color=use_color)
+    store.close()
     return exit_code_for(report)
 
 
@@ -630,6 +666,9 @@ def _run_sniff(
     use_color = color if color is not None else sys.stdout.isatty()
     blocks = _TextBlocks(width, use_color)
     printed = 0
+    # --format json prints one document at the end: each connection's JSON waits on disk (in
+    # an anonymous file, made at the first report).
+    store = ReportStore(connection_json)
 
     def stream(conn: ConnectionReport) -> None:
         nonlocal printed
@@ -637,14 +676,15 @@ def _run_sniff(
             out.write(render_jsonl_connection(conn) + "\n")
         elif fmt == "text":
             out.write(("\n" if printed else "") + blocks.block(conn))
+        else:
+            store.add(conn)
         printed += 1
 
     def dropped(total: int) -> None:
         click.echo(f"capture-tls: warning: the kernel has dropped {total} packets so far "
                    f"({KERNEL_DROPS}); the evidence is incomplete.", err=True)
 
-    sniffer = LiveSniffer(settings, options, stream, keep_reports=fmt == "json",
-                          on_drops=dropped)
+    sniffer = LiveSniffer(settings, options, stream, on_drops=dropped)
 
     def on_signal(signum: int, _frame: object) -> None:
         if stop.reason is not None and stop.reason.startswith("SIG"):
@@ -675,7 +715,8 @@ def _run_sniff(
     inputs = [result.input.summary]
     warnings = result.input.warnings
     if fmt == "json":
-        report = build_report_object(command, inputs, warnings, result.input.connections)
+        report = build_report_object(command, inputs, warnings, (), (
+            result.reported, result.tls, result.plaintext, result.with_errors))
     else:
         report = Report(
             tool_name="capture-tls",
@@ -693,7 +734,9 @@ def _run_sniff(
             connections=(),
         )
     if fmt == "json":
-        out.write(render_json(report) + "\n")
+        # In the order of the capture's reports (as `LiveSniffer` sorted the reports it kept).
+        write_json(report, out.write, store.fragments(store.order(by_id=False)))
+        out.write("\n")
     elif fmt == "jsonl":
         out.write(render_jsonl_trailer(report) + "\n")
     else:
@@ -701,6 +744,7 @@ def _run_sniff(
         if result.reported:  # drop the "no connections" line: they were printed above
             footer = footer.split("\n", 1)[1]
         out.write(footer)
+    store.close()
     return exit_code_for(report)
 
 

@@ -7,6 +7,7 @@ Nothing here prints or renders; `reporting/` turns these into text, JSON, Markdo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -206,4 +207,6 @@ class Report:
     inputs: tuple[InputSummary, ...]
     summary: Summary
     warnings: tuple[InputWarning, ...]
-    connections: tuple[ConnectionReport, ...] = field(default_factory=tuple)
+    # A tuple, or a lazy sequence over the reports spilled to disk
+    # (`capture_tls.analysis.report_store`): iterate it, do not copy it.
+    connections: Sequence[ConnectionReport] = field(default_factory=tuple)

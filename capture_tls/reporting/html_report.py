@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from capture_tls.analysis.model import (
     CertificateFacts,
@@ -40,7 +40,7 @@ from capture_tls.reporting.ticket_common import (
     verdict_line,
 )
 
-__all__ = ["h", "ladder_svg", "render_html"]
+__all__ = ["h", "ladder_svg", "render_html", "write_html"]
 
 _UNSAFE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff"
@@ -162,6 +162,50 @@ def render_html(report: Report) -> str:
     parts.append(_inputs(report))
     parts += ["</body>", "</html>"]
     return "\n".join(parts) + "\n"
+
+
+def write_html(report: Report, write: Callable[[str], object]) -> None:
+    """`render_html(report)`, the same characters, written one connection at a time (so that
+    `report.connections` may be a lazy sequence over reports on disk). Two passes over the
+    connections: the verdict list, then the sections."""
+
+    def emit(parts: list[str]) -> None:
+        write("".join(part + "\n" for part in parts))
+
+    title = h(report_title(report))
+    s = report.summary
+    emit([
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'\">",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="referrer" content="no-referrer">',
+        f"<title>{title}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{title}</h1>",
+        f"<p>{s.connections} MySQL connection{'s' if s.connections != 1 else ''} "
+        f"({s.tls} TLS, {s.plaintext} plaintext), {s.errors} with errors, "
+        f"{s.warnings} input warning{'s' if s.warnings != 1 else ''}.</p>",
+        "<h2>Verdicts</h2>",
+    ])
+    if report.connections:
+        emit(['<ul class="verdicts">'])
+        for conn in report.connections:
+            severities = {f.severity for f in conn.findings}
+            cls = "error" if "error" in severities else (
+                "warning" if "warning" in severities else "ok")
+            emit([f'<li class="{cls}">{h(verdict_line(conn))}</li>'])
+        emit(["</ul>"])
+    else:
+        emit(['<p class="muted">No MySQL connections found.</p>'])
+    for conn in report.connections:
+        emit([_connection(conn)])
+    emit([_inputs(report), "</body>", "</html>"])
 
 
 def _connection(conn: ConnectionReport) -> str:

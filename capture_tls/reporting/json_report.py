@@ -19,8 +19,10 @@ same Python string.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Any
 
@@ -46,6 +48,7 @@ from capture_tls.analysis.model import (
 )
 
 __all__ = [
+    "connection_json",
     "connection_to_dict",
     "load_schema",
     "render_json",
@@ -53,6 +56,7 @@ __all__ = [
     "render_jsonl_trailer",
     "report_to_dict",
     "trailer_to_dict",
+    "write_json",
 ]
 
 JsonObject = dict[str, Any]
@@ -117,6 +121,57 @@ def connection_to_dict(conn: ConnectionReport) -> JsonObject:
 def render_json(report: Report) -> str:
     """The report as one JSON document, indented by 2, without a trailing newline."""
     return _dumps(report_to_dict(report), indent=2)
+
+
+def write_json(
+    report: Report,
+    write: Callable[[str], object],
+    fragments: Iterable[bytes] | None = None,
+) -> None:
+    """`render_json(report)`, the same characters, written piece by piece: one connection
+    at a time, so that `report.connections` may be a lazy sequence over reports on disk.
+
+    `fragments`: each connection already rendered by `connection_json` (in the order of
+    `connections[]`), used instead of `report.connections`.
+
+    Why the pieces add up to the whole: a connection object inside the document is its
+    standalone rendering with every line indented by 4 more spaces (JSON strings hold no raw
+    newline), and the standard library's output equals orjson's for every string without a
+    lone surrogate and every integer, so a piece that needs the slow path (lone surrogates)
+    is rendered exactly as the whole document would have been.
+    """
+    head = report_to_dict(dataclasses.replace(report, connections=()))
+    text = _dumps(head, indent=2)
+    empty_tail = '"connections": []\n}'
+    if not text.endswith(empty_tail):  # "connections" must stay the last key
+        raise AssertionError("connections is not the last key of the report")
+    if fragments is None:
+        if not report.connections:
+            write(text)
+            return
+        fragments = (connection_json(c) for c in report.connections)
+    separator = '"connections": [\n    '
+    first = True
+    for fragment in fragments:
+        if first:
+            write(text[: -len(empty_tail)])
+        write(separator + fragment.decode("utf-8").replace("\n", "\n    "))
+        separator = ",\n    "
+        first = False
+    if first:
+        write(text)
+    else:
+        write("\n  ]\n}")
+
+
+def connection_json(conn: ConnectionReport) -> bytes:
+    """One connection as `render_json` writes it inside `connections[]`, but indented from
+    column 0 (UTF-8, no trailing newline): what `--format json` spills to disk."""
+    obj = connection_to_dict(conn)
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_INDENT_2)
+    except TypeError:
+        return _dumps(obj, indent=2).encode("utf-8")
 
 
 def render_jsonl_connection(conn: ConnectionReport) -> str:

@@ -22,7 +22,7 @@ line breaks, other control characters, bidirectional overrides and lone surrogat
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from capture_tls.analysis.model import (
     CertificateFacts,
@@ -41,7 +41,7 @@ from capture_tls.reporting.ticket_common import (
     verdict_line,
 )
 
-__all__ = ["fenced", "md", "mermaid_label", "render_markdown"]
+__all__ = ["fenced", "md", "mermaid_label", "render_markdown", "write_markdown"]
 
 _UNSAFE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff"
@@ -143,6 +143,35 @@ def render_markdown(report: Report) -> str:
     out.append("")
     out += _inputs(report)
     return "\n".join(out) + "\n"
+
+
+def write_markdown(report: Report, write: Callable[[str], object]) -> None:
+    """`render_markdown(report)`, the same characters, written one connection at a time (so
+    that `report.connections` may be a lazy sequence over reports on disk). Two passes over
+    the connections: the verdict lines, then the sections."""
+
+    def emit(lines: list[str]) -> None:
+        write("".join(line + "\n" for line in lines))
+
+    s = report.summary
+    emit([
+        f"# {md(report_title(report))}",
+        "",
+        f"{s.connections} MySQL connection{'s' if s.connections != 1 else ''} "
+        f"({s.tls} TLS, {s.plaintext} plaintext), {s.errors} with errors, "
+        f"{s.warnings} input warning{'s' if s.warnings != 1 else ''}.",
+        "",
+        "## Verdicts",
+        "",
+    ])
+    if report.connections:
+        for c in report.connections:
+            emit([f"- {_status(c)} {md(verdict_line(c))}"])
+    else:
+        emit(["*No MySQL connections found.*"])
+    for conn in report.connections:
+        emit(["", *_connection(conn)])
+    emit(["", *_inputs(report)])
 
 
 def _connection(conn: ConnectionReport) -> list[str]:

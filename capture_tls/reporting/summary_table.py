@@ -9,8 +9,8 @@ markup. Colour only with `color=True`.
 
 from __future__ import annotations
 
-import io
 import re
+from collections.abc import Callable
 from typing import Any
 
 from rich.cells import cell_len
@@ -19,9 +19,10 @@ from rich.table import Table
 from rich.text import Text
 
 from capture_tls.analysis.model import ConnectionReport, Report
+from capture_tls.reporting.text_report import TextWriter
 from capture_tls.reporting.ticket_common import endpoint
 
-__all__ = ["MIN_CONNECTIONS_FOR_TABLE", "render_summary_table"]
+__all__ = ["MIN_CONNECTIONS_FOR_TABLE", "render_summary_table", "write_summary_table"]
 
 # From this many connections on, a table comes first (fewer fit on a screen as blocks).
 MIN_CONNECTIONS_FOR_TABLE = 5
@@ -53,25 +54,112 @@ def render_summary_table(
     min_connections: int = MIN_CONNECTIONS_FOR_TABLE,
 ) -> str:
     """The table as text (ends with a blank line), or "" when there are few connections."""
-    if len(report.connections) < min_connections:
-        return ""
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer, width=width, force_terminal=color, force_jupyter=False,
-        force_interactive=False, color_system="standard" if color else None, markup=False,
-        emoji=False, highlight=False, soft_wrap=False, legacy_windows=False,
-    )
-    rows = [_row(conn) for conn in report.connections]
-    title = f"{len(report.connections)} connections"
-    if color:
+    parts: list[str] = []
+    write_summary_table(report, parts.append, width=width, color=color,
+                        min_connections=min_connections)
+    return "".join(parts)
+
+
+def write_summary_table(
+    report: Report,
+    write: Callable[[str], object],
+    *,
+    width: int | None = None,
+    color: bool = False,
+    min_connections: int = MIN_CONNECTIONS_FOR_TABLE,
+) -> None:
+    """`render_summary_table(report)` written piece by piece: `report.connections` may be a
+    lazy sequence over reports on disk, read twice (the column widths, then the rows).
+
+    rich lays a table out from the widest cells of each column: a cell's (minimum, maximum)
+    width is its longest word and its longest line, and a column's is the largest of its
+    cells'. So the first pass keeps, per column, the row with the longest line and the row
+    with the longest word; rich computes the whole table's column widths on a probe of the
+    header and those rows. Then, without colour, a row whose cells fit their columns on one
+    line is plain string formatting, a row of plain ASCII cells without spaces is folded here
+    (one character a cell), and any other row is laid out by rich with the widths fixed (rich
+    costs 0.6 ms a row: 12 s for 20,000 connections). With colour rich prints every row, a
+    few hundred at a time, in that fixed layout. tests/test_text_fast.py compares the result
+    with rich's table of all rows at once."""
+    count = len(report.connections)
+    if count < min_connections:
+        return
+    out = TextWriter(write, width=width, color=color)
+    console = out.console
+    title = f"{count} connections"
+    longest_line: list[tuple[int, tuple[Text, ...]]] = []
+    longest_word: list[tuple[int, tuple[Text, ...]]] = []
+    for conn in report.connections:
+        row = _row(conn)
+        for col, cell in enumerate(row):
+            plain = cell.plain
+            line = cell_len(plain)
+            word = max(map(cell_len, plain.split(" ")))
+            if len(longest_line) <= col:
+                longest_line.append((line, row))
+                longest_word.append((word, row))
+                continue
+            if line > longest_line[col][0]:
+                longest_line[col] = (line, row)
+            if word > longest_word[col][0]:
+                longest_word[col] = (word, row)
+    sample: list[tuple[Text, ...]] = []
+    for _, row in longest_line + longest_word:
+        if not any(row is seen for seen in sample):
+            sample.append(row)
+    probe = _table(title)
+    for row in sample:
+        probe.add_row(*row)
+    widths = probe._calculate_column_widths(console, console.options)
+    last = len(widths) - 1
+    inner = [w - (i > 0) - (i < last) for i, w in enumerate(widths)]
+    if min(inner) < 1:  # so narrow that rich drops columns: rich lays out everything
         table = _table(title)
-        for row in rows:
-            table.add_row(*row)
+        for conn in report.connections:
+            table.add_row(*_row(conn))
         console.print(table)
-    else:
-        buffer.write(_plain_table(console, title, rows))
+        console.print()
+        out.flush()
+        return
+    if color:
+        table = _table(title, inner)
+        rows = 0
+        for conn in report.connections:
+            table.add_row(*_row(conn))
+            rows += 1
+            if rows == _CHUNK_ROWS:
+                console.print(table)
+                out.flush()
+                table, rows = _table(None, inner, header=False), 0
+        if rows or table.show_header:
+            console.print(table)
+        console.print()
+        out.flush()
+        return
+    # Title and header: rich's lines for the probe, before its rows.
+    with console.capture() as whole:
+        console.print(probe)
+    bare = _table(None, inner, header=False)
+    for row in sample:
+        bare.add_row(*row)
+    with console.capture() as body:
+        console.print(bare)
+    body_lines = body.get().count("\n")
+    head_lines = whole.get().split("\n")
+    out.buffer.write("\n".join(head_lines[: len(head_lines) - 1 - body_lines]) + "\n")
+    pending = 0
+    for conn in report.connections:
+        out.buffer.write(_plain_row(console, _row(conn), inner, last))
+        pending += 1
+        if pending == _CHUNK_ROWS:
+            out.flush()
+            pending = 0
     console.print()
-    return "".join(line.rstrip(" ") + "\n" for line in buffer.getvalue().split("\n")[:-1])
+    out.flush()
+
+
+# Rows written between two flushes.
+_CHUNK_ROWS = 256
 
 
 _JUSTIFY_RIGHT = 7  # the "errors" column
@@ -110,70 +198,34 @@ def _row(conn: ConnectionReport) -> tuple[Text, ...]:
     )
 
 
-def _plain_table(console: Console, title: str, rows: list[tuple[Text, ...]]) -> str:
-    """The table without colour, as rich lays it out, at a fraction of rich's cost (0.6 ms a
-    row: 12 s for 20,000 connections). Column widths depend on all rows only through each
-    column's widest cell and widest word, so rich computes them on a table of the few rows
-    that hold those; then a row whose cells fit their columns on one line is plain string
-    formatting, and any other row is laid out by rich with the widths fixed. The title and the
-    header come from rich too. tests/test_text_fast.py compares with rich's whole table."""
-    picked: set[int] = set()
-    for col in range(len(_COLUMNS)):
-        picked.add(max(range(len(rows)), key=lambda r: cell_len(rows[r][col].plain)))
-        picked.add(max(range(len(rows)),
-                       key=lambda r: max(map(cell_len, rows[r][col].plain.split(" ")))))
-    sample = [rows[i] for i in sorted(picked)]
-    probe = _table(title)
-    for row in sample:
-        probe.add_row(*row)
-    widths = probe._calculate_column_widths(console, console.options)
-    last = len(widths) - 1
-    inner = [w - (i > 0) - (i < last) for i, w in enumerate(widths)]
-    if min(inner) < 1:  # so narrow that rich drops columns: rich lays out everything
-        table = _table(title)
-        for row in rows:
-            table.add_row(*row)
-        with console.capture() as everything:
-            console.print(table)
-        return everything.get()
-    # Title and header: rich's lines for the probe, before its rows.
-    with console.capture() as whole:
-        console.print(probe)
-    bare = _table(None, inner, header=False)
-    for row in sample:
-        bare.add_row(*row)
-    with console.capture() as body:
-        console.print(bare)
-    body_lines = body.get().count("\n")
-    head_lines = whole.get().split("\n")
-    out = ["\n".join(head_lines[: len(head_lines) - 1 - body_lines]) + "\n"]
-    for row in rows:
-        texts = [t.plain for t in row]
-        if all("\n" not in t and cell_len(t) <= inner[i] for i, t in enumerate(texts)):
+def _plain_row(console: Console, row: tuple[Text, ...], inner: list[int], last: int) -> str:
+    """One row without colour in the fixed layout (see write_summary_table)."""
+    texts = [t.plain for t in row]
+    if all("\n" not in t and cell_len(t) <= inner[i] for i, t in enumerate(texts)):
+        cells = []
+        for i, t in enumerate(texts):
+            pad = " " * (inner[i] - cell_len(t))
+            cell = pad + t if i == _JUSTIFY_RIGHT else t + pad
+            cells.append((" " if i > 0 else "") + cell + (" " if i < last else ""))
+        return "".join(cells) + "\n"
+    if all(t.isascii() and t.isprintable() and " " not in t and (
+            not _COLUMNS[i][1] or len(t) <= inner[i]) for i, t in enumerate(texts)):
+        # Folded without rich: a printable ASCII cell without spaces is cut every `inner`
+        # characters (one cell each), lines aligned at the top.
+        chunks = [[t[k : k + inner[i]] for k in range(0, len(t), inner[i])] or [""]
+                  for i, t in enumerate(texts)]
+        lines = []
+        for line in range(max(map(len, chunks))):
             cells = []
-            for i, t in enumerate(texts):
-                pad = " " * (inner[i] - cell_len(t))
+            for i, parts in enumerate(chunks):
+                t = parts[line] if line < len(parts) else ""
+                pad = " " * (inner[i] - len(t))
                 cell = pad + t if i == _JUSTIFY_RIGHT else t + pad
                 cells.append((" " if i > 0 else "") + cell + (" " if i < last else ""))
-            out.append("".join(cells) + "\n")
-        elif all(t.isascii() and t.isprintable() and " " not in t and (
-                    not _COLUMNS[i][1] or len(t) <= inner[i]) for i, t in enumerate(texts)):
-            # Folded without rich: a printable ASCII cell without spaces is cut every
-            # `inner` characters (one cell each), lines aligned at the top.
-            chunks = [[t[k : k + inner[i]] for k in range(0, len(t), inner[i])] or [""]
-                      for i, t in enumerate(texts)]
-            for line in range(max(map(len, chunks))):
-                cells = []
-                for i, parts in enumerate(chunks):
-                    t = parts[line] if line < len(parts) else ""
-                    pad = " " * (inner[i] - len(t))
-                    cell = pad + t if i == _JUSTIFY_RIGHT else t + pad
-                    cells.append((" " if i > 0 else "") + cell + (" " if i < last else ""))
-                out.append("".join(cells) + "\n")
-        else:
-            one = _table(None, inner, header=False)
-            one.add_row(*row)
-            with console.capture() as cap:
-                console.print(one)
-            out.append(cap.get())
-    return "".join(out)
+            lines.append("".join(cells) + "\n")
+        return "".join(lines)
+    one = _table(None, inner, header=False)
+    one.add_row(*row)
+    with console.capture() as cap:
+        console.print(one)
+    return cap.get()

@@ -47,7 +47,7 @@ from capture_tls.analysis.model import (
     Verdicts,
 )
 
-__all__ = ["render_text"]
+__all__ = ["TextWriter", "render_text", "write_text"]
 
 # Control characters (C0, DEL, C1), bidirectional marks/embeddings/overrides/isolates, line and
 # paragraph separators, the byte order mark and lone surrogates: shown as escapes, never sent to
@@ -81,38 +81,9 @@ def render_text(report: Report, *, width: int | None = None, color: bool = False
     COLUMNS variable, else 80). `color`: emit ANSI colours (verdicts, outcome, severities);
     without it the text holds no escape sequence.
     """
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=width,
-        force_terminal=color,
-        force_jupyter=False,
-        force_interactive=False,
-        color_system="standard" if color else None,
-        markup=False,
-        emoji=False,
-        highlight=False,
-        soft_wrap=False,
-        legacy_windows=False,
-    )
-    blocks = _BlockRenderer(console, color)
-    for index, conn in enumerate(report.connections):
-        if index:
-            console.print()
-        buffer.write(blocks.connection(conn))
-    if not report.connections:
-        console.print(_styled("No MySQL connections found.", _HEADING))
-    console.print()
-    console.print(_grid(_input_rows(report.inputs)))
-    if report.warnings:
-        console.print()
-        console.print(_grid(_warning_rows(report.warnings)))
-    console.print()
-    console.print(_summary_line(report))
-    lines = buffer.getvalue().split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return "".join(line.rstrip(" ") + "\n" for line in lines)
+    parts: list[str] = []
+    write_text(report, parts.append, width=width, color=color)
+    return "".join(parts)
 
 
 class _BlockRenderer:
@@ -250,6 +221,71 @@ def _render_key(value: RenderableType) -> tuple[object, ...] | None:
                 value.justify, value.overflow, value.no_wrap, value.tab_size)
     key = getattr(value, "_ct_key", None)
     return key if isinstance(key, tuple) else None
+
+
+class TextWriter:
+    """A console like `render_text`'s whose output goes to `write` whenever `flush()` is
+    called, with the same trailing spaces removed: printing piece by piece and flushing after
+    each piece gives the characters `render_text` returns for the whole (every piece ends
+    with a newline, so lines are never split between pieces)."""
+
+    def __init__(self, write: Callable[[str], object], *, width: int | None, color: bool):
+        self.write = write
+        self.buffer = io.StringIO()
+        self.console = Console(
+            file=self.buffer,
+            width=width,
+            force_terminal=color,
+            force_jupyter=False,
+            force_interactive=False,
+            color_system="standard" if color else None,
+            markup=False,
+            emoji=False,
+            highlight=False,
+            soft_wrap=False,
+            legacy_windows=False,
+        )
+
+    def flush(self) -> None:
+        text = self.buffer.getvalue()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        if lines:
+            self.write("".join(line.rstrip(" ") + "\n" for line in lines))
+
+
+def write_text(
+    report: Report,
+    write: Callable[[str], object],
+    *,
+    width: int | None = None,
+    color: bool = False,
+) -> None:
+    """`render_text(report)`, the same characters, written one connection at a time (so that
+    `report.connections` may be a lazy sequence over reports on disk)."""
+    out = TextWriter(write, width=width, color=color)
+    console = out.console
+    blocks = _BlockRenderer(console, color)
+    any_connection = False
+    for index, conn in enumerate(report.connections):
+        if index:
+            console.print()
+        out.buffer.write(blocks.connection(conn))
+        out.flush()
+        any_connection = True
+    if not any_connection:
+        console.print(_styled("No MySQL connections found.", _HEADING))
+    console.print()
+    console.print(_grid(_input_rows(report.inputs)))
+    if report.warnings:
+        console.print()
+        console.print(_grid(_warning_rows(report.warnings)))
+    console.print()
+    console.print(_summary_line(report))
+    out.flush()
 
 
 # --- building blocks -------------------------------------------------------------------------
