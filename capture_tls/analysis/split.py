@@ -517,8 +517,13 @@ def _analyze_chunk(job: _Job, reader: FastCaptureReader, res: _ChunkResult, log:
     max_records = job.options.limits.max_dns_records
     created = 0
     i = -1
-    for i, (ts, proto, addrs, sport, dport, seq_no, flags, payload, truncated) in enumerate(
-            reader.segments()):
+    # Positions are packet indices in the chunk (the reader's `position`): the segments of
+    # reported connections are only counted by the reader (its quiet shortcut), so the
+    # segments seen here are not every packet.
+    i = -1
+    for ts, proto, addrs, sport, dport, seq_no, flags, payload, truncated in reader.segments(
+            tracker.quiet):
+        i = reader.position
         where[1] = i
         if sport == _DNS_PORT and payload:
             half = len(addrs) // 2
@@ -543,7 +548,7 @@ def _analyze_chunk(job: _Job, reader: FastCaptureReader, res: _ChunkResult, log:
             created = tracker.created
             log.opened.append((created, i, _pair((addrs, sport, dport))))
             log.full()
-    res.segments = i + 1
+    res.segments = reader.packets
     res.created = created
     res.packets = reader.packets
     res.first_ts = reader.first_ts
@@ -593,10 +598,11 @@ def _lookahead(job: _Job, reader: FastCaptureReader, analysis: FrameAnalysis,
     lookup = tracker.lookup
     events = res.lookahead
     where[0] = _LOOKAHEAD
-    segments = more.segments()
+    segments = more.segments(tracker.quiet)
+    seen = -1  # segments looked at (the idle check's clock)
     try:
-        for j, (ts, proto, addrs, sport, dport, seq_no, flags, payload, truncated) in \
-                enumerate(segments):
+        for ts, proto, addrs, sport, dport, seq_no, flags, payload, truncated in segments:
+            j = more.position
             where[1] = j
             if sport == _DNS_PORT and payload:
                 half = len(addrs) // 2
@@ -614,7 +620,8 @@ def _lookahead(job: _Job, reader: FastCaptureReader, analysis: FrameAnalysis,
                     events[conn.number] = ("done", j)
                 if not tracker.active:
                     return
-            if j % _IDLE_CHECK_EVERY == 0:
+            seen += 1
+            if seen % _IDLE_CHECK_EVERY == 0:
                 open_conns = [c for _k, fc, c in tracker.table_entries()
                               if fc and c is not None]
                 if open_conns and ts - max(c.last_ts for c in open_conns) > idle:

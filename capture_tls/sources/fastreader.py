@@ -362,6 +362,9 @@ class FastCaptureReader(CaptureReader):
     # reading), `ng_end` the pcapng byte order and interfaces, `needs_prev_ts` whether the
     # first packet had no time of its own (a Simple Packet Block).
     range_end: int | None = field(default=None, repr=False)
+    # While `segments()` runs: the index (from 0, every record counted) of the packet of the
+    # segment just yielded, so that a caller skipping `quiet` flows still knows where it is.
+    position: int = field(default=-1, repr=False)
     stop_offset: int = field(default=-1, repr=False)
     ng_end: tuple[str, list[_Interface]] | None = field(default=None, repr=False)
     needs_prev_ts: bool = field(default=False, repr=False)
@@ -621,6 +624,7 @@ class FastCaptureReader(CaptureReader):
                                             quiet_flow.last_ts = ts
                                             quieted += 1
                                             continue
+                                    self.position = count - 1
                                     yield (ts, 6, addrs, sport, dport, seq, fl,
                                            buf[ip + off : ipend], False)
                                     continue
@@ -638,6 +642,7 @@ class FastCaptureReader(CaptureReader):
                                                 quiet_flow.last_ts = ts
                                                 quieted += 1
                                                 continue
+                                        self.position = count - 1
                                         yield (ts, 6, addrs, sport, dport, seq, fl,
                                                buf[ip + off : ipend], False)
                                         continue
@@ -655,6 +660,7 @@ class FastCaptureReader(CaptureReader):
                                                 quiet_flow.last_ts = ts
                                                 quieted += 1
                                                 continue
+                                        self.position = count - 1
                                         yield (ts, 6, addrs, sport, dport, seq, fl,
                                                buf[ip + off : ipend], False)
                                         continue
@@ -664,6 +670,7 @@ class FastCaptureReader(CaptureReader):
                             malformed += 1
                             continue
                         if seg is not None:
+                            self.position = count - 1
                             yield (ts, seg[3], seg[1] + seg[2], seg[4], seg[5], seg[6], seg[8],
                                    seg[9], seg[10])
                 except error:
@@ -761,6 +768,7 @@ class FastCaptureReader(CaptureReader):
                             malformed += 1
                             seg = None
                         if seg is not None:
+                            self.position = count - 1
                             yield (ts, seg[3], seg[1] + seg[2], seg[4], seg[5], seg[6], seg[8],
                                    seg[9], seg[10])
                 # Hot loop: well-formed Enhanced Packet Blocks inside the buffer. unpack_from
@@ -888,6 +896,7 @@ class FastCaptureReader(CaptureReader):
                                             quiet_flow.last_ts = ts
                                             quieted += 1
                                             continue
+                                    self.position = count - 1
                                     yield (ts, 6, addrs, sport, dport, seq, fl,
                                            buf[ip + off : ipend], False)
                                     continue
@@ -905,6 +914,7 @@ class FastCaptureReader(CaptureReader):
                                                 quiet_flow.last_ts = ts
                                                 quieted += 1
                                                 continue
+                                        self.position = count - 1
                                         yield (ts, 6, addrs, sport, dport, seq, fl,
                                                buf[ip + off : ipend], False)
                                         continue
@@ -922,6 +932,7 @@ class FastCaptureReader(CaptureReader):
                                                 quiet_flow.last_ts = ts
                                                 quieted += 1
                                                 continue
+                                        self.position = count - 1
                                         yield (ts, 6, addrs, sport, dport, seq, fl,
                                                buf[ip + off : ipend], False)
                                         continue
@@ -931,6 +942,7 @@ class FastCaptureReader(CaptureReader):
                             malformed += 1
                             continue
                         if seg is not None:
+                            self.position = count - 1
                             yield (ts, seg[3], seg[1] + seg[2], seg[4], seg[5], seg[6], seg[8],
                                    seg[9], seg[10])
                 except error:
