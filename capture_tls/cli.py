@@ -52,6 +52,7 @@ from capture_tls.reporting.export import write_export
 from capture_tls.reporting.html_report import write_html
 from capture_tls.reporting.json_report import (
     connection_json,
+    render_json_entry,
     render_jsonl_connection,
     render_jsonl_trailer,
     write_json,
@@ -349,11 +350,16 @@ def _run_analyze(
         # (capture_tls.analysis.split), with the report of one process.
         analyze: Any = analyze_file
         if jobs > 1:
-            # JSON Lines without --redact: the workers render the lines.
-            lines = fmt == "jsonl" and redactor is None and export_dir is None
-            analyze = functools.partial(analyze_file_split, jobs=jobs,
-                                        render_line=render_jsonl_connection if lines else None,
-                                        on_line=write_line if lines else None)
+            # The workers render: JSON Lines its lines, JSON what the store keeps (without
+            # --redact, which needs the reports, and --export-certs likewise).
+            render: Any = None
+            take: Any = None
+            if fmt == "jsonl" and redactor is None and export_dir is None:
+                render, take = render_jsonl_connection, write_line
+            elif json_only:
+                render, take = render_json_entry, lambda entry: store.add_encoded(*entry)
+            analyze = functools.partial(analyze_file_split, jobs=jobs, render_line=render,
+                                        on_line=take)
         # JSON Lines streams each report and keeps none: flat memory on any capture.
         collect: Callable[[ConnectionReport], None] = store.add
         if fmt == "jsonl":

@@ -262,7 +262,13 @@ class ReportStore:
 
     def add(self, conn: ConnectionReport) -> None:
         """Spill one report (the hot path: about 1.5 us besides `encode`)."""
-        data = self.encode(conn)
+        self.add_encoded(self.encode(conn), conn.first_seen_ts, conn.client.ip,
+                         conn.client.port, conn.id, conn.mysql.username)
+
+    def add_encoded(self, data: bytes, ts: float, ip: str, port: int, conn_id: str,
+                    user: str | None) -> None:
+        """Spill a report already encoded (by `encode`, elsewhere: a worker process of
+        analysis.split), with the fields of its sort key and the user name."""
         writer = self._writer
         if writer is None:
             writer = self._open_writer()
@@ -273,8 +279,7 @@ class ReportStore:
         cols.offset.append(self._write_offset)
         cols.length.append(len(data))
         self._write_offset += len(data)
-        self._index(conn.first_seen_ts, conn.client.ip, conn.client.port, conn.id,
-                    conn.mysql.username)
+        self._index(ts, ip, port, conn_id, user)
 
     def _open_writer(self) -> IO[bytes]:
         if self._files:  # file 0 is ours; adopted files come after it

@@ -165,7 +165,7 @@ _Answer = tuple[float, str, DnsResolution]
 # (kind, position (segment index, or the local number at the end), sequence, local number,
 #  the report or its JSON Lines line (rendered with the local number), its counts: _TLS |
 #  _PLAINTEXT | _ERRORS)
-_Record = tuple[int, int, int, int, ConnectionReport | str, int]
+_Record = tuple[int, int, int, int, ConnectionReport | str | tuple[Any, ...], int]
 _TLS = 1
 _PLAINTEXT = 2
 _ERRORS = 4
@@ -347,7 +347,7 @@ class _Job:
     secrets: list[tuple[int, bytes]]
     prev_ts: float = 0.0
     dns_preload: list[_Answer] = field(default_factory=list)
-    render: Callable[[ConnectionReport], str] | None = None
+    render: Callable[[ConnectionReport], Any] | None = None
     events: str = ""  # the file the flow events go to (_EventLog)
 
 
@@ -724,8 +724,8 @@ def analyze_file_split(
     min_bytes: int | None = None,
     processes: bool = True,
     info: dict[str, Any] | None = None,
-    render_line: Callable[[ConnectionReport], str] | None = None,
-    on_line: Callable[[str], None] | None = None,
+    render_line: Callable[[ConnectionReport], Any] | None = None,
+    on_line: Callable[[Any], None] | None = None,
     split_at: tuple[int, ...] | None = None,
 ) -> InputResult:
     """`analyze_file` over up to `jobs` processes (see the module docstring): the same result,
@@ -784,7 +784,7 @@ class _Collector:
     """The reports in their final order: counted, kept or handed on."""
 
     def __init__(self, index: int, on_connection: Callable[[ConnectionReport], None] | None,
-                 on_line: Callable[[str], None] | None, keep_reports: bool) -> None:
+                 on_line: Callable[[Any], None] | None, keep_reports: bool) -> None:
         self.index = index
         self.on_connection = on_connection
         self.on_line = on_line
@@ -808,6 +808,17 @@ class _Collector:
             if self.on_line is not None:
                 self.on_line(f'{{"id":"{conn_id}"' + payload[len(prefix):])
             return
+        if isinstance(payload, tuple):
+            # json_report.render_json_entry: (indented JSON starting with its id, the fields
+            # of the report store's index).
+            data, ts, ip, port, _local_id, user = payload
+            head = f'{{\n  "id": "{self.index}:{record[3]}"'.encode()
+            if not data.startswith(head):
+                raise _Mismatch("a connection's JSON does not start with its id")
+            if self.on_line is not None:
+                self.on_line((f'{{\n  "id": "{conn_id}"'.encode() + data[len(head):], ts, ip,
+                              port, conn_id, user))
+            return
         report = replace(payload, id=conn_id)
         if self.keep_reports:
             self.connections.append(report)
@@ -826,7 +837,7 @@ def _jobs(path: str, index: int, options: AnalysisOptions, plan: SplitPlan) -> l
 
 def _split(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
            emit: _Collector, spool_dir: str, processes: bool, info: dict[str, Any],
-           render: Callable[[ConnectionReport], str] | None) -> InputResult:
+           render: Callable[[ConnectionReport], Any] | None) -> InputResult:
     jobs = _jobs(path, index, options, plan)
     for job in jobs:
         job.render = render
