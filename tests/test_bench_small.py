@@ -192,3 +192,24 @@ def test_run_bench_produces_figures_and_the_certificates_agree(
                                                       "tshark": CONNECTIONS}
     assert res["ok"] is True
     assert "agree" in r.stdout and "packets/s" in r.stdout
+
+
+def test_scaling_produces_figures_for_every_format_and_jobs(
+        small: GeneratedCapture, tmp_path: Path) -> None:
+    out = tmp_path / "scaling.json"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [*filter(None, [os.environ.get("PYTHONPATH")]), str(ROOT)]))
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "scaling.py"), small.path,
+                        "--formats", "jsonl,json", "--jobs", "1,2", "--json", str(out)],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert {(row["format"], row["jobs"]) for row in rows} == {
+        ("jsonl", 1), ("jsonl", 2), ("json", 1), ("json", 2)}
+    for row in rows:
+        assert row["packets"] == PACKETS and row["seconds"] > 0
+        assert row["exits"] == [1] or row["exits"] == [0]
+        assert 20 < row["max_rss_mib"] < 1000 and row["tree_rss_peak_mib"] >= 20
+        if row["format"] == "jsonl":
+            assert 0 < row["first_line_seconds"] < 60
+    assert "| jsonl | 1 |" in r.stdout
