@@ -36,6 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.run_bench import count_packets, gnu_time, measure, warm_cache
+from bench.split_bench import _tree_kib
 
 __all__ = ["first_line_seconds", "main", "tree_rss_peak"]
 
@@ -55,33 +56,15 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _rss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def tree_rss_peak(root: int, stop: threading.Event, every: float = 0.02) -> list[int]:
-    """Sample the summed VmRSS (kB) of `root` and all its descendants until `stop`; returns a
-    one-element list holding the peak (filled in place, for use from a thread)."""
+    """Sample the summed RSS (kB) of `root` and all its descendants (split_bench's
+    `_tree_kib`) until `stop`; returns a one-element list holding the peak (filled in place,
+    for use from a thread)."""
     peak = [0]
 
     def run() -> None:
         while not stop.is_set():
-            total, todo, seen = 0, [root], set()
-            while todo:
-                pid = todo.pop()
-                if pid in seen:
-                    continue
-                seen.add(pid)
-                total += _rss_kb(pid)
-                todo += _children(pid)
-            peak[0] = max(peak[0], total)
+            peak[0] = max(peak[0], _tree_kib(root)[0])
             stop.wait(every)
 
     threading.Thread(target=run, daemon=True).start()

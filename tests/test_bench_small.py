@@ -166,15 +166,18 @@ def test_compare_reports_every_kind_of_difference(small: GeneratedCapture) -> No
     assert not compare({}, {}).agree  # nothing found is no agreement
 
 
+def _env() -> dict[str, str]:
+    """The analyzer of this tree, unless PYTHONPATH names another one first."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [*filter(None, [os.environ.get("PYTHONPATH")]), str(ROOT)]))
+
+
 def test_run_bench_produces_figures_and_the_certificates_agree(
         small: GeneratedCapture, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    # The analyzer of this tree, unless PYTHONPATH names another one first.
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [*filter(None, [os.environ.get("PYTHONPATH")]), str(ROOT)]))
     r = subprocess.run([sys.executable, str(ROOT / "bench" / "run_bench.py"), small.path,
                         "--runs", "1", "--json", str(out), "--timeout", "600"],
-                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+                       capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
     res = json.loads(out.read_text())
     assert res["packets"] == PACKETS
@@ -197,11 +200,9 @@ def test_run_bench_produces_figures_and_the_certificates_agree(
 def test_scaling_produces_figures_for_every_format_and_jobs(
         small: GeneratedCapture, tmp_path: Path) -> None:
     out = tmp_path / "scaling.json"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [*filter(None, [os.environ.get("PYTHONPATH")]), str(ROOT)]))
     r = subprocess.run([sys.executable, str(ROOT / "bench" / "scaling.py"), small.path,
                         "--formats", "jsonl,json", "--jobs", "1,2", "--json", str(out)],
-                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+                       capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     rows = json.loads(out.read_text())["rows"]
     assert {(row["format"], row["jobs"]) for row in rows} == {

@@ -126,46 +126,13 @@ def _rows(rows: Sequence[tuple[str, str]]) -> str:
 
 def render_html(report: Report) -> str:
     """The report as one self-contained HTML document."""
-    title = h(report_title(report))
-    s = report.summary
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'\">",
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<meta name="referrer" content="no-referrer">',
-        f"<title>{title}</title>",
-        f"<style>{_CSS}</style>",
-        "</head>",
-        "<body>",
-        f"<h1>{title}</h1>",
-        f"<p>{s.connections} MySQL connection{'s' if s.connections != 1 else ''} "
-        f"({s.tls} TLS, {s.plaintext} plaintext), {s.errors} with errors, "
-        f"{s.warnings} input warning{'s' if s.warnings != 1 else ''}.</p>",
-        "<h2>Verdicts</h2>",
-    ]
-    if report.connections:
-        parts.append('<ul class="verdicts">')
-        for conn in report.connections:
-            severities = {f.severity for f in conn.findings}
-            cls = "error" if "error" in severities else (
-                "warning" if "warning" in severities else "ok")
-            parts.append(f'<li class="{cls}">{h(verdict_line(conn))}</li>')
-        parts.append("</ul>")
-    else:
-        parts.append('<p class="muted">No MySQL connections found.</p>')
-    for conn in report.connections:
-        parts.append(_connection(conn))
-    parts.append(_inputs(report))
-    parts += ["</body>", "</html>"]
-    return "\n".join(parts) + "\n"
+    parts: list[str] = []
+    write_html(report, parts.append)
+    return "".join(parts)
 
 
 def write_html(report: Report, write: Callable[[str], object]) -> None:
-    """`render_html(report)`, the same characters, written one connection at a time (so that
+    """`render_html(report)` written one connection at a time (so that
     `report.connections` may be a lazy sequence over reports on disk). Two passes over the
     connections: the verdict list, then the sections."""
 

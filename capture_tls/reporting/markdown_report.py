@@ -123,30 +123,13 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def render_markdown(report: Report) -> str:
     """The report as a Markdown document (ends with a newline)."""
-    out: list[str] = [f"# {md(report_title(report))}", ""]
-    s = report.summary
-    out.append(
-        f"{s.connections} MySQL connection{'s' if s.connections != 1 else ''} "
-        f"({s.tls} TLS, {s.plaintext} plaintext), {s.errors} with errors, "
-        f"{s.warnings} input warning{'s' if s.warnings != 1 else ''}."
-    )
-    out.append("")
-    out.append("## Verdicts")
-    out.append("")
-    if report.connections:
-        out += [f"- {_status(c)} {md(verdict_line(c))}" for c in report.connections]
-    else:
-        out.append("*No MySQL connections found.*")
-    for conn in report.connections:
-        out.append("")
-        out += _connection(conn)
-    out.append("")
-    out += _inputs(report)
-    return "\n".join(out) + "\n"
+    parts: list[str] = []
+    write_markdown(report, parts.append)
+    return "".join(parts)
 
 
 def write_markdown(report: Report, write: Callable[[str], object]) -> None:
-    """`render_markdown(report)`, the same characters, written one connection at a time (so
+    """`render_markdown(report)` written one connection at a time (so
     that `report.connections` may be a lazy sequence over reports on disk). Two passes over
     the connections: the verdict lines, then the sections."""
 
