@@ -445,3 +445,16 @@ def test_remembered_results_equal_fresh_ones_around_every_date() -> None:
     assert 10 < len(classes) < len(bundles) * len(dates) * len(offsets)
     assert {verify_chain(chain, root.pem, NOW - 3 * DAY).ok,
             verify_chain(chain, root.pem, NOW).ok} == {False, True}
+
+
+@given(st.datetimes(timezones=st.just(dt.UTC)))
+@settings(max_examples=2000)
+def test_whole_seconds_are_pyopenssls(t: dt.datetime) -> None:
+    """The time class uses the seconds pyOpenSSL hands OpenSSL: calendar.timegm of the UTC
+    time tuple (microseconds dropped, rounded down), to the microsecond before a second."""
+    import calendar
+
+    from capture_tls.analysis.chain import _seconds
+
+    assert _seconds(t) == calendar.timegm(t.utctimetuple())
+    assert _seconds(t.replace(tzinfo=None)) == calendar.timegm(t.utctimetuple())

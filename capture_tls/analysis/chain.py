@@ -42,7 +42,6 @@ checks CRLs by default), and host names (hostname.py).
 from __future__ import annotations
 
 import bisect
-import calendar
 import datetime as dt
 import hashlib
 import re
@@ -312,8 +311,17 @@ _results: dict[tuple[object, ...], ChainResult] = {}
 _anchor_edges: dict[bytes, list[int]] = {}
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_SECOND = dt.timedelta(seconds=1)
+
+
 def _seconds(t: dt.datetime) -> int:
-    return calendar.timegm(t.utctimetuple())
+    """Whole seconds since the epoch, rounded down as calendar.timegm(utctimetuple()) does
+    (what pyOpenSSL hands OpenSSL), in integers: 0.26 against 1.3 us, four times a
+    connection."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return (t - _EPOCH) // _SECOND
 
 
 def _result_key(chain_der: Sequence[bytes], ca_pem_bundle: bytes | None, at: dt.datetime,
