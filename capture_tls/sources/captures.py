@@ -256,22 +256,7 @@ class _PcapNgReader(RawPcapNgReader):
     # --- checked framing ---------------------------------------------------------------------
 
     def _header(self, head: bytes) -> tuple[int, int]:
-        """(block type, block total length) from 12 header bytes, in the block's own byte
-        order (a Section Header Block declares its own); -1 for an unusable length."""
-        btype, blocklen = self._hdr(head)
-        if btype == _SHB:
-            bom = head[8:12]
-            if bom == b"\x4d\x3c\x2b\x1a":
-                blocklen = _U32LE.unpack_from(head, 4)[0]
-            elif bom == b"\x1a\x2b\x3c\x4d":
-                blocklen = _U32BE.unpack_from(head, 4)[0]
-            else:
-                return btype, -1
-            if blocklen < 28:
-                return btype, -1
-        if blocklen < 12 or blocklen & 3 or blocklen > _MAX_BLOCK_BYTES:
-            return btype, -1
-        return btype, blocklen
+        return pcapng_block_header(head, self._hdr)
 
     def _read_block(self, size: int = _MAX_FRAME_BYTES) -> tuple[bytes, Any] | None:
         if self.stopped:
@@ -350,6 +335,28 @@ class _PcapNgReader(RawPcapNgReader):
 class _Seekable(Protocol):
     def seek(self, offset: int, whence: int = ..., /) -> int: ...
     def read(self, size: int = ..., /) -> bytes: ...
+
+
+def pcapng_block_header(head: bytes,
+                        hdr: Callable[[bytes], tuple[int, ...]]) -> tuple[int, int]:
+    """(block type, block total length) from a block's 12 first bytes, `hdr` unpacking two
+    u32 in the section's byte order; a Section Header Block's length is read in the order
+    its own byte-order magic declares. -1 for an unusable length. Both reading engines frame
+    blocks with it."""
+    btype, blocklen = hdr(head)[:2]
+    if btype == _SHB:
+        bom = head[8:12]
+        if bom == b"\x4d\x3c\x2b\x1a":
+            blocklen = _U32LE.unpack_from(head, 4)[0]
+        elif bom == b"\x1a\x2b\x3c\x4d":
+            blocklen = _U32BE.unpack_from(head, 4)[0]
+        else:
+            return btype, -1
+        if blocklen < 28:
+            return btype, -1
+    if blocklen < 12 or blocklen & 3 or blocklen > _MAX_BLOCK_BYTES:
+        return btype, -1
+    return btype, blocklen
 
 
 def find_next_block(

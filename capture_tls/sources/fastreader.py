@@ -79,7 +79,6 @@ from typing import IO, Any, Literal, Protocol
 
 from capture_tls.errors import InputError, ProtocolError
 from capture_tls.sources.captures import (
-    _MAX_BLOCK_BYTES,
     _MAX_FRAME_BYTES,
     _MAX_PCAP_RECORD_BYTES,
     _SHB,
@@ -90,6 +89,7 @@ from capture_tls.sources.captures import (
     Segment,
     _Problems,
     find_next_block,
+    pcapng_block_header,
 )
 from capture_tls.sources.frames import decode_frame
 
@@ -999,20 +999,7 @@ class _NgState:
         return len(self.buf) - self.pos >= need
 
     def _header(self, head: bytes) -> tuple[int, int]:
-        btype, blocklen = _HDR[self.endian](head)
-        if btype == _SHB:
-            bom = head[8:12]
-            if bom == _BOM_LE:
-                blocklen = _U32["<"](head, 4)[0]
-            elif bom == _BOM_BE:
-                blocklen = _U32[">"](head, 4)[0]
-            else:
-                return btype, -1
-            if blocklen < 28:
-                return btype, -1
-        if blocklen < 12 or blocklen & 3 or blocklen > _MAX_BLOCK_BYTES:
-            return btype, -1
-        return btype, blocklen
+        return pcapng_block_header(head, _HDR[self.endian])
 
     def _trailer_matches(self, head: bytes, tail: bytes, blocklen: int) -> bool:
         return len(tail) == 4 and self._header(head[:4] + tail + head[8:12])[1] == blocklen
