@@ -27,7 +27,7 @@ from capture_tls.errors import InputError, ProtocolError
 from capture_tls.sources.captures import CaptureReader, open_capture
 from capture_tls.sources.fastreader import FastCaptureReader
 from capture_tls.sources.frames import decode_frame
-from tests.test_sources import _nth_packet_block, _set_u32, pcap_record_ends, pcapng_blocks
+from tests.test_sources import _nth_packet_block, _set_u32, damaged, pcap_record_ends, pcapng_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "sources"
@@ -257,20 +257,7 @@ def test_random_damage_same_as_scapy(tmp_path: Path, name: str) -> None:
     original = (DATA / name).read_bytes()
     codes: set[str] = set()
     for _ in range(80):
-        raw = bytearray(original)
-        for _ in range(rng.randint(1, 3)):
-            off = rng.randrange(len(raw) - 4)
-            kind = rng.random()
-            if kind < 0.4:
-                off &= ~3
-                raw[off : off + 4] = struct.pack("<I", rng.choice(
-                    [0, 8, 13, 28, 0xFFFFFFFF, rng.randrange(1 << 32), rng.randrange(4096)]))
-            elif kind < 0.7:
-                raw[off] = rng.randrange(256)
-            elif kind < 0.85:
-                del raw[off : off + rng.randint(1, 64)]
-            else:
-                raw[off:off] = rng.randbytes(rng.randint(1, 64))
+        raw = damaged(original, rng)
         ref, _ = assert_same(_write(tmp_path, bytes(raw), name), rng.choice([None, 1, 9, 333]))
         if ref is not None:
             codes |= {p.code for p in ref.problems}

@@ -645,6 +645,26 @@ def test_scapy_warnings_are_silenced(tmp_path: Path) -> None:
         log.removeHandler(handler)
 
 
+def damaged(original: bytes, rng: random.Random) -> bytes:
+    """`original` with 1-3 random damages: a u32 overwritten at a 4-byte boundary (with
+    lengths that matter to the framing), a byte overwritten, bytes deleted or inserted."""
+    raw = bytearray(original)
+    for _ in range(rng.randint(1, 3)):
+        off = rng.randrange(len(raw) - 4)
+        kind = rng.random()
+        if kind < 0.4:
+            off &= ~3
+            raw[off : off + 4] = struct.pack("<I", rng.choice(
+                [0, 8, 13, 28, 0xFFFFFFFF, rng.randrange(1 << 32), rng.randrange(4096)]))
+        elif kind < 0.7:
+            raw[off] = rng.randrange(256)
+        elif kind < 0.85:
+            del raw[off : off + rng.randint(1, 64)]
+        else:
+            raw[off:off] = rng.randbytes(rng.randint(1, 64))
+    return bytes(raw)
+
+
 @pytest.mark.parametrize("name", ["sections.pcapng", "secrets.pcapng", "lo_en10mb.pcap",
                                   "be_nano.pcap"])
 def test_random_damage_only_input_error_or_problems(tmp_path: Path, name: str) -> None:
@@ -654,20 +674,7 @@ def test_random_damage_only_input_error_or_problems(tmp_path: Path, name: str) -
     original = (DATA / name).read_bytes()
     codes: set[str] = set()
     for _ in range(150):
-        raw = bytearray(original)
-        for _ in range(rng.randint(1, 3)):
-            off = rng.randrange(len(raw) - 4)
-            kind = rng.random()
-            if kind < 0.4:
-                off &= ~3
-                raw[off : off + 4] = struct.pack("<I", rng.choice(
-                    [0, 8, 13, 28, 0xFFFFFFFF, rng.randrange(1 << 32), rng.randrange(4096)]))
-            elif kind < 0.7:
-                raw[off] = rng.randrange(256)
-            elif kind < 0.85:
-                del raw[off : off + rng.randint(1, 64)]
-            else:
-                raw[off:off] = rng.randbytes(rng.randint(1, 64))
+        raw = damaged(original, rng)
         try:
             r, frames = read_all(_write(tmp_path, bytes(raw), name))
         except InputError as e:
