@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import click
 
@@ -145,6 +145,30 @@ def cli() -> None:
     accept it -- read from packet captures."""
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _verdict_options(f: _F) -> _F:
+    """The options analyze and sniff share for judging the certificates: --host, --client,
+    --ca, --hosts-file (read by `_analysis_options`)."""
+    for option in reversed([
+        click.option("--host", "hosts", multiple=True, metavar="[SERVER_IP[:PORT]=]NAME",
+                     help="The name the client meant to reach, for all servers or one "
+                          "server."),
+        click.option("--client", "client_family", type=click.Choice(CLIENT_FAMILIES),
+                     default=None, help="The client family for the headline verdict."),
+        click.option("--ca", "ca_file", default=None, metavar="FILE|system",
+                     help="PEM bundle of trusted CAs, like the client's --ssl-ca; 'system' "
+                          "for the system's CA bundle."),
+        click.option("--hosts-file", "hosts_file",
+                     type=click.Path(exists=True, dir_okay=False), default=None,
+                     help="hosts(5) file naming server addresses (used after --host, SNI "
+                          "and DNS answers in the capture)."),
+    ]):
+        f = option(f)
+    return f
+
+
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True))
 @click.option("--format", "fmt",
@@ -156,19 +180,10 @@ def cli() -> None:
 @click.option("--export-certs", "export_dir", type=click.Path(file_okay=False), default=None,
               metavar="DIR", help="Write each certificate seen as DIR/<sha256>.pem and each "
                                   "server's chain as DIR/chain-<address>-<port>.pem.")
-@click.option("--host", "hosts", multiple=True, metavar="[SERVER_IP[:PORT]=]NAME",
-              help="The name the client meant to reach, for all servers or one server.")
 @click.option("--port", "ports", multiple=True, type=click.IntRange(1, 65535), metavar="N",
               help=f"Also treat TCP port N as MySQL (besides {DEFAULT_MYSQL_PORT}); "
                    "servers on other ports are found by their greeting anyway.")
-@click.option("--client", "client_family", type=click.Choice(CLIENT_FAMILIES), default=None,
-              help="The client family for the headline verdict.")
-@click.option("--ca", "ca_file", default=None, metavar="FILE|system",
-              help="PEM bundle of trusted CAs, like the client's --ssl-ca; 'system' for the "
-                   "system's CA bundle.")
-@click.option("--hosts-file", "hosts_file", type=click.Path(exists=True, dir_okay=False),
-              default=None, help="hosts(5) file naming server addresses (used after --host, "
-                                 "SNI and DNS answers in the capture).")
+@_verdict_options
 @click.option("--expires-soon-days", type=click.IntRange(0, 3650), default=30,
               show_default=True, metavar="DAYS",
               help="EXPIRES_SOON when the certificate expires within DAYS of the capture.")
@@ -534,16 +549,7 @@ class _Progress:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text",
               show_default=True, help="Output format; text and jsonl print each connection "
                                       "as soon as it is known, json one document at the end.")
-@click.option("--host", "hosts", multiple=True, metavar="[SERVER_IP[:PORT]=]NAME",
-              help="The name the client meant to reach, for all servers or one server.")
-@click.option("--client", "client_family", type=click.Choice(CLIENT_FAMILIES), default=None,
-              help="The client family for the headline verdict.")
-@click.option("--ca", "ca_file", default=None, metavar="FILE|system",
-              help="PEM bundle of trusted CAs, like the client's --ssl-ca; 'system' for the "
-                   "system's CA bundle.")
-@click.option("--hosts-file", "hosts_file", type=click.Path(exists=True, dir_okay=False),
-              default=None, help="hosts(5) file naming server addresses (used after --host, "
-                                 "SNI and DNS answers).")
+@_verdict_options
 @click.option("--duration", type=click.FloatRange(0, min_open=True), default=None,
               metavar="SECONDS", help="Stop after this many seconds.")
 @click.option("--count", type=click.IntRange(1), default=None, metavar="N",
