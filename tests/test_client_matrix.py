@@ -25,6 +25,9 @@ import pytest
 
 from tests.lab_matrix.clients import CLIENTS, ClientRunner
 from tests.lab_matrix.harness import (
+    ALL_CONNECT,
+    ALL_REFUSE,
+    REFUSED_OUTCOMES,
     Attempt,
     LabMatrix,
     WireSummary,
@@ -39,11 +42,6 @@ pytestmark = pytest.mark.skipif(
     reason=f"the lab needs: {', '.join(matrix_prerequisites_missing())}",
 )
 
-#: Scenarios in which every client, verifying or not, must refuse (bad chain or dates) or
-#: must connect (all good): they check the lab itself, not capture-tls.
-ALL_REFUSE = {"expired", "self-signed", "untrusted-ca"}
-ALL_CONNECT = {"match", "self-signed-trusted"}
-REFUSED_OUTCOMES = {"client-rejected-certificate", "closed-after-handshake"}
 
 
 @dataclass(frozen=True)

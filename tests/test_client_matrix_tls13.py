@@ -39,6 +39,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.lab_matrix.clients import CLIENTS, ClientRunner
 from tests.lab_matrix.harness import (
+    ALL_CONNECT,
+    ALL_REFUSE,
+    REFUSED_OUTCOMES,
     Attempt,
     LabMatrix,
     WireSummary,
@@ -53,9 +56,6 @@ pytestmark = pytest.mark.skipif(
     reason=f"the lab needs: {', '.join(matrix_prerequisites_missing())}",
 )
 
-ALL_REFUSE = {"expired", "self-signed", "untrusted-ca"}
-ALL_CONNECT = {"match", "self-signed-trusted"}
-REFUSED_OUTCOMES = {"client-rejected-certificate", "closed-after-handshake"}
 #: Findings that say the key log did not do its job.
 KEY_TROUBLE = {"CERT_NOT_VISIBLE_TLS13", "KEYLOG_NO_SECRET", "DECRYPTION_FAILED"}
 

@@ -597,3 +597,11 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+#: Scenarios in which every client, verifying or not, must refuse (bad chain or dates) or
+#: must connect (all good): they check the lab itself, not capture-tls. Shared by the TLS 1.2
+#: and TLS 1.3 matrices.
+ALL_REFUSE = {"expired", "self-signed", "untrusted-ca"}
+ALL_CONNECT = {"match", "self-signed-trusted"}
+REFUSED_OUTCOMES = {"client-rejected-certificate", "closed-after-handshake"}
