@@ -49,6 +49,22 @@ def test_a_query_and_a_cname_loop_give_no_resolution() -> None:
     assert parse_dns_response(loop) == []
 
 
+def test_records_of_another_class_are_not_addresses() -> None:
+    """An A, AAAA or CNAME record of a class other than IN (the fuzzer's find: dnspython
+    keeps those as opaque data, without an address) resolves nothing and never raises; the
+    class IN records beside them still count."""
+    for rdclass, rdtype, value in (("CLASS9", "A", "\\# 4 0a4d000a"),
+                                   ("CLASS9", "AAAA", "\\# 16 " + "00" * 16),
+                                   ("HS", "CNAME", "\\# 3 016100")):
+        q = dns.message.make_query("db.example.", "A")
+        r = dns.message.make_response(q)
+        r.answer.append(dns.rrset.from_text("db.example.", 60, rdclass, rdtype, value))
+        assert parse_dns_response(r.to_wire()) == []
+        r.answer.append(dns.rrset.from_text("db.example.", 60, "IN", "A", "10.77.0.10"))
+        [res] = parse_dns_response(r.to_wire())
+        assert res.addresses == ("10.77.0.10",)
+
+
 def test_garbage_is_a_protocol_error() -> None:
     with pytest.raises(ProtocolError):
         parse_dns_response(b"\x00\x01garbage")

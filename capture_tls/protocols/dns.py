@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import dns.exception
 import dns.flags
 import dns.message
+import dns.rdataclass
 import dns.rdatatype
 
 from capture_tls.errors import ProtocolError
@@ -49,6 +50,10 @@ def parse_dns_response(payload: bytes) -> list[DnsResolution]:
     cnames: dict[str, str] = {}
     addresses: dict[str, list[str]] = {}
     for rrset in msg.answer:
+        if rrset.rdclass != dns.rdataclass.IN:
+            # Only class IN carries addresses and names; dnspython keeps the records of other
+            # classes (CH, HS, a number) as opaque data, with no address or target.
+            continue
         owner = _name(rrset.name)
         if rrset.rdtype == dns.rdatatype.CNAME:
             for rd in rrset:
