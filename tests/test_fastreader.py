@@ -598,3 +598,47 @@ def test_unusable_first_header_same_input_error(tmp_path: Path, case: str) -> No
         data, name = _pcap([(1, eth[0])], 1)[:22], "x.pcap"
     ref, msg = assert_same(_write(tmp_path, data, name))
     assert ref is None and isinstance(msg, str) and str(tmp_path) in msg
+
+
+def test_decoding_tables_equal_their_definitions() -> None:
+    """The fused decoder's tables are built from repeated runs for a quick import; every entry
+    must be what the per-entry definition gives (data offset in the top 4 bits, flags in the
+    low 9, and the same for the 16 bits read little-endian)."""
+    from capture_tls.sources import fastreader as fr
+
+    def swapped(v: int) -> int:
+        return ((v & 0xFF) << 8) | (v >> 8)
+
+    hl4 = tuple(0 if d >> 12 < 5 else 20 + ((d >> 12) << 2) for d in range(65536))
+    hl6 = tuple(0 if d >> 12 < 5 else 40 + ((d >> 12) << 2) for d in range(65536))
+    flags = tuple(d & 0x1FF for d in range(65536))
+    assert fr._HL4 == hl4
+    assert fr._HL6 == hl6
+    assert fr._FLAGS == flags
+    assert fr._HL4_LE == tuple(hl4[swapped(v)] for v in range(65536))
+    assert fr._FLAGS_LE == tuple(flags[swapped(v)] for v in range(65536))
+    assert fr._SWAP16 == tuple(swapped(v) for v in range(65536))
+    assert fr._SAME16 == tuple(range(65536))
+
+
+def test_the_default_engine_does_not_import_scapy() -> None:
+    """scapy costs about 0.1 s to import: analyzing a file with the default engine must not
+    load it (a fresh interpreter, so nothing else in the test session has loaded it)."""
+    sample = Path(__file__).resolve().parent.parent / "samples" / "tls12-match.pcap"
+    code = (
+        "import sys\n"
+        "from capture_tls.cli import main\n"
+        "sys.argv = ['capture-tls', 'analyze', '--format', 'jsonl', '--jobs', '1', "
+        f"{str(sample)!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('SCAPY', any(m == 'scapy' or m.startswith('scapy.') for m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parent.parent).stdout
+    assert out.strip().splitlines()[-1] == "SCAPY False"
+    # ... and the scapy engine still works, loading it on demand.
+    reader = open_capture(str(sample), engine="scapy")
+    assert sum(1 for _ in reader.frames()) > 0
