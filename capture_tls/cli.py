@@ -10,19 +10,15 @@ import dataclasses
 import functools
 import os
 import signal
-import ssl
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from capture_tls import __version__
-from capture_tls.analysis.inject import inject_keys, read_keylog_file
 from capture_tls.analysis.intended_host import HostsFile, HostsFileError
-from capture_tls.analysis.live import KERNEL_DROPS, LiveSniffer, SniffSettings, StopSignal
 from capture_tls.analysis.model import (
     ConnectionReport,
     InputSummary,
@@ -44,12 +40,9 @@ from capture_tls.analysis.report_store import (
     spill_input,
 )
 from capture_tls.analysis.split import analyze_file_split
-from capture_tls.analysis.trim import trim_capture
 from capture_tls.errors import InputError
 from capture_tls.limits import DEFAULT_LIMITS, Limits
 from capture_tls.protocols.keylog import KeyLog
-from capture_tls.reporting.export import write_export
-from capture_tls.reporting.html_report import write_html
 from capture_tls.reporting.json_report import (
     connection_json,
     render_json_entry,
@@ -57,16 +50,21 @@ from capture_tls.reporting.json_report import (
     render_jsonl_trailer,
     write_json,
 )
-from capture_tls.reporting.markdown_report import write_markdown
-from capture_tls.reporting.redact import Redactor
-from capture_tls.reporting.summary_table import write_summary_table
-from capture_tls.reporting.text_report import render_text, write_text
 from capture_tls.sources.live import (
     ANY_INTERFACE,
     RECEIVE_BUFFER_BYTES,
     CaptureUnavailableError,
 )
 from capture_tls.sources.live import list_interfaces as list_live_interfaces
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from capture_tls.analysis.live import SniffSettings, StopSignal
+
+# What only some commands and formats need is imported where it is used: the text renderer
+# (rich), HTML, Markdown, --redact, --export-certs, trim, inject-keys, live capture and the
+# process pool together cost 70 ms of every run's start (python -X importtime).
 
 __all__ = ["build_report_object", "exit_code_for", "main"]
 
@@ -279,6 +277,8 @@ def _load_ca(ca_file: str | None) -> bytes | None:
         return None
     path = ca_file
     if ca_file == "system":
+        import ssl
+
         paths = ssl.get_default_verify_paths()
         path = paths.cafile or paths.openssl_cafile
         if not path or not os.path.isfile(path):
@@ -294,6 +294,8 @@ def _load_ca(ca_file: str | None) -> bytes | None:
 def _load_keylogs(paths: Sequence[str]) -> KeyLog | None:
     if not paths:
         return None
+    from capture_tls.analysis.inject import read_keylog_file
+
     logs = []
     for path in paths:
         try:
@@ -320,6 +322,8 @@ def _run_analyze(
 ) -> int:
     inputs: list[InputSummary] = []
     warnings: list[InputWarning] = []
+
+    from capture_tls.reporting.redact import Redactor
 
     redactor = Redactor() if redact else None
 
@@ -352,6 +356,8 @@ def _run_analyze(
         # One process per file; results come back in the order of the command line, so the
         # report is the same as with one process. Each worker spills its reports to a file of
         # its own and returns their index, not the reports.
+        from concurrent.futures import ProcessPoolExecutor
+
         pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
             max_workers=min(jobs, len(files))
         )
@@ -417,6 +423,8 @@ def _run_analyze(
     report = build_report_object(command, inputs, warnings, connections, counts)
     if export_dir is not None:
         try:
+            from capture_tls.reporting.export import write_export
+
             written = write_export(export_dir, report)
         except OSError as exc:
             raise click.UsageError(f"--export-certs {export_dir}: {exc.strerror}") from None
@@ -429,8 +437,12 @@ def _run_analyze(
             report = redactor.report_view(report, learned=True)
     write = out.write
     if fmt == "markdown":
+        from capture_tls.reporting.markdown_report import write_markdown
+
         write_markdown(report, write)
     elif fmt == "html":
+        from capture_tls.reporting.html_report import write_html
+
         write_html(report, write)
     elif fmt == "json":
         write_json(report, write, store.fragments() if json_only else None)
@@ -439,6 +451,9 @@ def _run_analyze(
         write(render_jsonl_trailer(report) + "\n")
     else:
         use_color = color if color is not None else (out.isatty() if out is sys.stdout else False)
+        from capture_tls.reporting.summary_table import write_summary_table
+        from capture_tls.reporting.text_report import write_text
+
         write_summary_table(report, write, width=width, color=use_color)
         write_text(report, write, width=width, color=use_color)
     store.close()
@@ -457,6 +472,8 @@ def trim(capture: str, output: str, ports: tuple[int, ...]) -> None:
     (no application data): small, safe to attach, and it analyzes to the same report."""
     options = AnalysisOptions(ports=frozenset({DEFAULT_MYSQL_PORT, *ports}))
     try:
+        from capture_tls.analysis.trim import trim_capture
+
         result = trim_capture(capture, output, options)
     except InputError as exc:
         click.echo(f"capture-tls: {capture}: {exc}", err=True)
@@ -480,6 +497,8 @@ def inject_keys_command(capture: str, keylogs: tuple[str, ...], output: str) -> 
     merged = _load_keylogs(keylogs)
     assert merged is not None
     try:
+        from capture_tls.analysis.inject import inject_keys
+
         result = inject_keys(capture, merged, output)
     except InputError as exc:
         click.echo(f"capture-tls: {capture}: {exc}", err=True)
@@ -603,6 +622,8 @@ def sniff(
         limits = dataclasses.replace(limits, idle_timeout_seconds=idle_timeout)
     options = _analysis_options(hosts, ports, client_family, ca_file, hosts_file,
                                 limits=limits)
+    from capture_tls.analysis.live import SniffSettings
+
     settings = SniffSettings(interface=interface, any_port=any_port, duration_seconds=duration,
                              max_connections=count, write_path=write_path,
                              buffer_bytes=buffer_kib * 1024)
@@ -653,6 +674,8 @@ class _TextBlocks:
     def __init__(self, width: int | None, color: bool) -> None:
         self.width = width
         self.color = color
+        from capture_tls.reporting.text_report import render_text
+
         self._tail = render_text(self._report(()), width=width, color=color).split("\n", 1)[1]
 
     @staticmethod
@@ -661,6 +684,8 @@ class _TextBlocks:
                       summary=Summary(0, 0, 0, 0, 0), warnings=(), connections=connections)
 
     def block(self, conn: ConnectionReport) -> str:
+        from capture_tls.reporting.text_report import render_text
+
         full = render_text(self._report((conn,)), width=self.width, color=self.color)
         return full[: -len(self._tail)] if full.endswith(self._tail) else full
 
@@ -673,6 +698,8 @@ def _run_sniff(
     width: int | None,
     color: bool | None,
 ) -> int:
+    from capture_tls.analysis.live import KERNEL_DROPS, LiveSniffer, StopSignal
+
     stop = StopSignal()
     out = _Output(stop)
     use_color = color if color is not None else sys.stdout.isatty()
@@ -752,6 +779,8 @@ def _run_sniff(
     elif fmt == "jsonl":
         out.write(render_jsonl_trailer(report) + "\n")
     else:
+        from capture_tls.reporting.text_report import render_text
+
         footer = render_text(report, width=width, color=use_color)
         if result.reported:  # drop the "no connections" line: they were printed above
             footer = footer.split("\n", 1)[1]
