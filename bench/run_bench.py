@@ -5,7 +5,10 @@
 In one invocation, on one file: capture-tls (``python -m capture_tls analyze --format json``)
 and tshark (the Certificate messages as fields, the same job) run alternately, ``--runs`` times
 each, after one untimed read of the file into the page cache; ``tcpdump -r FILE -w /dev/null``
-is timed too, as the floor (reading the file and nothing else). For each tool: the median wall
+is timed too, as the floor (reading the file and nothing else), and capture-tls once more on one
+core (``taskset -c CPU ... --jobs 1``: one process, and the SHA-256 child it starts for a large
+file pinned to the same core), the issue's "packets per second on one core". For each tool: the
+median wall
 time, packets per second, and the peak memory (maximum resident set size as GNU time reports
 it with ``/usr/bin/time -v``; without GNU time, ``ru_maxrss`` of that very child from
 ``os.wait4``). The ratio is capture-tls's median time over tshark's.
@@ -54,7 +57,18 @@ ConnKey = tuple[str, int, str, int]
 CertMap = dict[ConnKey, tuple[str, ...]]
 
 TSHARK_FIELDS = ("tcp.srcport", "ip.src", "ip.dst", "tcp.dstport", "tls.handshake.certificate")
-OK_EXIT = {"capture-tls": (0, 1), "tshark": (0,), "tcpdump": (0,)}  # capture-tls: 1 = findings
+OK_EXIT = {"capture-tls": (0, 1), "capture-tls-1core": (0, 1), "tshark": (0,),
+           "tcpdump": (0,)}  # capture-tls: 1 = findings
+ONE_CORE = "capture-tls-1core"
+
+
+def one_core_prefix() -> list[str] | None:
+    """``taskset -c CPU`` for the first CPU this process may run on (None without taskset)."""
+    taskset = shutil.which("taskset")
+    if taskset is None:
+        return None
+    cpu = min(os.sched_getaffinity(0))
+    return [taskset, "-c", str(cpu)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,17 +283,22 @@ def _summary(ms: list[Measurement], packets: int) -> dict[str, object]:
 
 def run_bench(path: str, runs: int = 3, capture_tls_cmd: Sequence[str] | None = None,
               tshark: str = "tshark", tcpdump: str | None = "tcpdump",
-              timeout: float | None = None, log: Any = sys.stderr) -> dict[str, Any]:
-    """Measure, compare, and return the results as a JSON-able dict (``ok`` says all is well)."""
+              timeout: float | None = None, log: Any = sys.stderr,
+              one_core: bool = True) -> dict[str, Any]:
+    """Measure, compare, and return the results as a JSON-able dict (``ok`` says all is well).
+    `one_core`: also time the analyzer command with ``--jobs 1`` pinned to one CPU."""
     ct_cmd = list(capture_tls_cmd) if capture_tls_cmd else [
         sys.executable, "-m", "capture_tls", "analyze", "--format", "json"]
+    pin = one_core_prefix() if one_core else None
+    one_cmd = [*pin, *ct_cmd, "--jobs", "1"] if pin else None
     ts_cmd = [tshark, "-r", path, "-Y", "tls.handshake.type==11", "-T", "fields",
               *[a for f in TSHARK_FIELDS for a in ("-e", f)]]
     td_cmd = [tcpdump, "-r", path, "-w", "/dev/null"] if tcpdump else None
     time_path = gnu_time()
     packets = count_packets(path)
     warm = warm_cache(path)
-    results: dict[str, list[Measurement]] = {"capture-tls": [], "tshark": [], "tcpdump": []}
+    results: dict[str, list[Measurement]] = {"capture-tls": [], ONE_CORE: [], "tshark": [],
+                                             "tcpdump": []}
     errors: list[str] = []
     ct_maps: list[CertMap] = []
     ts_maps: list[CertMap] = []
@@ -288,11 +307,13 @@ def run_bench(path: str, runs: int = 3, capture_tls_cmd: Sequence[str] | None = 
         out = os.path.join(tmp, "stdout")
         for i in range(runs):
             order = ["capture-tls", "tshark"] if i % 2 == 0 else ["tshark", "capture-tls"]
+            if one_cmd:
+                order.append(ONE_CORE)
             if td_cmd:
                 order.append("tcpdump")
             for tool in order:
-                cmd = {"capture-tls": [*ct_cmd, path], "tshark": ts_cmd,
-                       "tcpdump": td_cmd or []}[tool]
+                cmd = {"capture-tls": [*ct_cmd, path], ONE_CORE: [*(one_cmd or []), path],
+                       "tshark": ts_cmd, "tcpdump": td_cmd or []}[tool]
                 m = measure(cmd, out, timeout=timeout, time_path=time_path)
                 print(f"  run {i + 1}/{runs} {tool:<11} {m.seconds:8.3f} s "
                       f"{m.max_rss_kb / 1024:8.1f} MiB  exit {m.returncode}", file=log)
@@ -303,7 +324,7 @@ def run_bench(path: str, runs: int = 3, capture_tls_cmd: Sequence[str] | None = 
                 results[tool].append(m)
                 text = Path(out).read_text(errors="replace")
                 try:
-                    if tool == "capture-tls":
+                    if tool in ("capture-tls", ONE_CORE):
                         report = json.loads(text)
                         ct_maps.append(capture_tls_certificates(report))
                         inputs = report.get("inputs") or [{}]
@@ -313,6 +334,8 @@ def run_bench(path: str, runs: int = 3, capture_tls_cmd: Sequence[str] | None = 
                 except (ValueError, KeyError, TypeError) as e:
                     errors.append(f"{tool}: could not read its output: {e!r}")
 
+    if not one_cmd:
+        del results[ONE_CORE]
     summaries = {t: _summary(ms, packets) for t, ms in results.items()}
     ct_med = summaries["capture-tls"]["median_seconds"]
     ts_med = summaries["tshark"]["median_seconds"]
@@ -325,7 +348,8 @@ def run_bench(path: str, runs: int = 3, capture_tls_cmd: Sequence[str] | None = 
         agreement = compare(ct_maps[-1], ts_maps[-1])
         for i, cm in enumerate(ct_maps[:-1]):
             if cm != ct_maps[-1]:
-                errors.append(f"capture-tls run {i + 1} found other certificates than the last")
+                errors.append(f"capture-tls run {i + 1} found other certificates than the last "
+                              "(runs of both capture-tls commands are compared)")
         for i, tm in enumerate(ts_maps[:-1]):
             if tm != ts_maps[-1]:
                 errors.append(f"tshark run {i + 1} found other certificates than the last")
@@ -342,7 +366,8 @@ def run_bench(path: str, runs: int = 3, capture_tls_cmd: Sequence[str] | None = 
                  "cpus": os.cpu_count(), "kernel": platform.release()},
         "memory_method": "GNU time -v" if time_path else "os.wait4 ru_maxrss",
         "page_cache_warmup_seconds": round(warm, 3),
-        "commands": {"capture-tls": [*ct_cmd, path], "tshark": ts_cmd, "tcpdump": td_cmd},
+        "commands": {"capture-tls": [*ct_cmd, path], ONE_CORE: one_cmd and [*one_cmd, path],
+                     "tshark": ts_cmd, "tcpdump": td_cmd},
         "tools": summaries,
         "ratio_capture_tls_to_tshark": None if not (ct_med and ts_med)
         else round(ct_med / ts_med, 3),
@@ -357,13 +382,13 @@ def run_bench(path: str, runs: int = 3, capture_tls_cmd: Sequence[str] | None = 
 def render_table(res: dict[str, Any]) -> str:
     lines = [f"{res['file']}: {res['packets']:,} packets, {res['size_bytes'] / 1e6:,.1f} MB, "
              f"{res['runs']} run(s) each, memory by {res['memory_method']}",
-             f"{'tool':<12} {'median s':>10} {'packets/s':>12} {'peak RSS MiB':>13}"]
+             f"{'tool':<17} {'median s':>10} {'packets/s':>12} {'peak RSS MiB':>13}"]
     for tool, s in res["tools"].items():
         med = s["median_seconds"]
         pps = s["packets_per_second"]
         rss = s["peak_max_rss_kb"]
         lines.append(
-            f"{tool:<12} {'-' if med is None else f'{med:.3f}':>10} "
+            f"{tool:<17} {'-' if med is None else f'{med:.3f}':>10} "
             f"{'-' if pps is None else f'{pps:,}':>12} "
             f"{'-' if rss is None else f'{rss / 1024:.1f}':>13}")
     r = res["ratio_capture_tls_to_tshark"]
@@ -398,6 +423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--tshark", default="tshark")
     p.add_argument("--no-tcpdump", action="store_true")
     p.add_argument("--timeout", type=float, default=None, help="seconds per tool run")
+    p.add_argument("--no-one-core", action="store_true",
+                   help="do not time the analyzer pinned to one CPU with --jobs 1")
     a = p.parse_args(argv)
     if a.runs < 1:
         p.error("--runs must be at least 1")
@@ -406,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("tcpdump not found: no floor", file=sys.stderr)
     res = run_bench(a.file, a.runs,
                     shlex.split(a.capture_tls_cmd) if a.capture_tls_cmd else None,
-                    a.tshark, tcpdump, a.timeout)
+                    a.tshark, tcpdump, a.timeout, one_core=not a.no_one_core)
     print(render_table(res))
     if a.json_out:
         Path(a.json_out).write_text(json.dumps(res, indent=1) + "\n")

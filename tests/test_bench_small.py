@@ -181,8 +181,11 @@ def test_run_bench_produces_figures_and_the_certificates_agree(
     assert r.returncode == 0, r.stdout + r.stderr
     res = json.loads(out.read_text())
     assert res["packets"] == PACKETS
-    tools = ("capture-tls", "tshark", "tcpdump") if shutil.which("tcpdump") else (
-        "capture-tls", "tshark")
+    tools = ("capture-tls", "capture-tls-1core", "tshark", "tcpdump") if shutil.which(
+        "tcpdump") else ("capture-tls", "capture-tls-1core", "tshark")
+    assert shutil.which("taskset"), "taskset (util-linux) pins the one-core run"
+    assert res["commands"]["capture-tls-1core"][:2] == [shutil.which("taskset"), "-c"]
+    assert res["commands"]["capture-tls-1core"][-3:] == ["--jobs", "1", small.path]
     for tool in tools:
         t = res["tools"][tool]
         assert t["median_seconds"] > 0, tool
