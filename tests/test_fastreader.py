@@ -642,3 +642,59 @@ def test_the_default_engine_does_not_import_scapy() -> None:
     # ... and the scapy engine still works, loading it on demand.
     reader = open_capture(str(sample), engine="scapy")
     assert sum(1 for _ in reader.frames()) > 0
+
+
+def test_refill_reads_the_tail_again_and_keeps_it_when_the_file_changed(
+        tmp_path: Path) -> None:
+    """`_refill` reads a record's tail again with the next chunk instead of joining it to the
+    chunk; bytes read again that differ from the tail (the file was rewritten while it was
+    read) leave the old tail in the buffer, followed by what comes after it, as the joining
+    did. Both give the bytes the SHA-256 needs only once."""
+    import hashlib
+
+    path = tmp_path / "f.bin"
+    data = bytes(range(256)) * 64  # 16 KiB
+    path.write_bytes(data)
+    src = ROOT / "samples" / "tls12-match.pcap"
+    reader = open_capture(str(src))
+    assert isinstance(reader, FastCaptureReader)
+    reader.close()
+    # (unbuffered: with chunks this small a BufferedReader would serve the re-read from its
+    # own copy of the old bytes)
+    with open(path, "rb", buffering=0) as f:
+        reader._file = f
+        reader.size = len(data)
+        reader.chunk_size = 4096
+        reader._sha = None
+        reader._sha_at = -1
+        buf, base = reader._refill(b"", 0, 0, 16)
+        assert (buf, base) == (data[:4096], 0)
+        # The record at 4000 runs past the buffer: its tail is read again with more.
+        buf, base = reader._refill(buf, 4000, 0, 500)
+        assert (buf, base) == (data[4000:4000 + 96 + 4096], 4000)
+        assert f.tell() == 4000 + len(buf)
+        # The file is rewritten under the reader: the tail it had stays, then the new bytes.
+        tail_at = base + len(buf) - 10
+        changed = bytearray(data)
+        changed[tail_at:] = b"\xee" * (len(data) - tail_at)
+        path.write_bytes(bytes(changed))
+        old_tail = buf[-10:]
+        buf2, base2 = reader._refill(buf, len(buf) - 10, base, 100)
+        assert base2 == tail_at
+        assert buf2[:10] == old_tail != b"\xee" * 10
+        assert buf2[10:] == bytes(changed[tail_at + 10 : tail_at + 10 + 4096])
+        reader._file = None
+    # In order from the start, the chunks' hash is the file's, whatever re-reading happened.
+    path.write_bytes(data)
+    with open(path, "rb") as f:
+        reader._file = f
+        from capture_tls.sources.fastreader import _BackgroundSha256
+
+        reader._sha = _BackgroundSha256(b"", str(path), 0, None)  # hashes in this process
+        reader._sha_at = 0
+        buf, base, pos = b"", 0, 0
+        while base + len(buf) < len(data):
+            buf, base = reader._refill(buf, pos, base, 50)
+            pos = max(0, len(buf) - 37)  # always leave a tail to read again
+        assert reader._sha.hexdigest() == hashlib.sha256(data).hexdigest()
+        reader._file = None

@@ -313,7 +313,7 @@ class _BackgroundSha256:
             except (OSError, ValueError):
                 self._child = None
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: bytes | memoryview) -> None:
         if self._child is None:
             self._hash.update(chunk)
 
@@ -464,22 +464,42 @@ class FastCaptureReader(CaptureReader):
 
     def _refill(self, buf: bytes, pos: int, base: int, need: int) -> tuple[bytes, int]:
         """A buffer holding buf[pos:] and then at least `need` bytes from pos (or up to the end
-        of the file), and its file offset. The file is positioned after the buffer."""
+        of the file), and its file offset. The file is positioned after the buffer.
+
+        The tail buf[pos:] (part of one record) is read again with the next chunk instead of
+        being joined to it: `tail + f.read()` copied every chunk a second time (0.2 s of CPU
+        on a 1.5 GB capture). When the bytes read again differ from the tail (the file changed
+        under us), the buffer is the tail and the new bytes after it, as before."""
         f = self._file
         assert f is not None
         have = len(buf) - pos
         start = base + len(buf)
         want = max(self.chunk_size, need - have)
         want = min(want, self.size - start)
-        more = f.read(want) if want > 0 else b""
+        fresh = 0  # where the bytes after the old buffer start in `chunk`
+        if want <= 0:
+            chunk = buf[pos:] if have else b""
+            fresh = len(chunk)
+        elif have:
+            f.seek(start - have)
+            chunk = f.read(have + want)
+            with memoryview(buf) as view, memoryview(chunk) as read_again:
+                same = read_again[:have] == view[pos:]
+            if not same:  # changed (or shrank) while we read it
+                chunk = buf[pos:] + chunk[have:]
+            fresh = have
+        else:
+            chunk = f.read(want)
         if start == self._sha_at and self._sha is not None:
-            self._sha.update(more)
-            self._sha_at += len(more)
+            if len(chunk) > fresh:
+                with memoryview(chunk) as view:
+                    self._sha.update(view[fresh:])
+                self._sha_at += len(chunk) - fresh
         elif self._sha_at != -1:
             self._sha_at = -1  # not read in order: no hash from the chunks
             if self._sha is not None:
                 self._sha.abandon()
-        return (buf[pos:] + more if have else more), base + pos
+        return chunk, base + pos
 
     # --- pcap --------------------------------------------------------------------------------
 
