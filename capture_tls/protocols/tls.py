@@ -42,6 +42,7 @@ Messages are parsed lazily, one per `next_event()`: the caller sees ServerHello 
 from __future__ import annotations
 
 import re
+import struct
 from collections import deque
 from dataclasses import dataclass
 from typing import Final
@@ -583,6 +584,13 @@ def _parse_alpn(data: bytes) -> tuple[str, ...]:
 
 def parse_client_hello(body: bytes) -> ClientHello:
     """ClientHello body (RFC 8446 4.1.2, RFC 5246 7.4.1.2); raises ProtocolError."""
+    hello = _maybe_parse_client_hello_fast(body) if type(body) is bytes else None
+    return hello if hello is not None else _parse_client_hello_general(body)
+
+
+def _parse_client_hello_general(body: bytes) -> ClientHello:
+    """parse_client_hello through ByteReader: the reference, and the path of every input
+    the fast path does not take (its errors are this function's)."""
     r = ByteReader(body)
     legacy_version = r.u16("ClientHello version")
     random = r.take(32, "ClientHello random")
@@ -630,6 +638,12 @@ def parse_client_hello(body: bytes) -> ClientHello:
 
 def parse_server_hello(body: bytes) -> ServerHello:
     """ServerHello or HelloRetryRequest body (RFC 8446 4.1.3, RFC 5246 7.4.1.3)."""
+    hello = _maybe_parse_server_hello_fast(body) if type(body) is bytes else None
+    return hello if hello is not None else _parse_server_hello_general(body)
+
+
+def _parse_server_hello_general(body: bytes) -> ServerHello:
+    """parse_server_hello through ByteReader (see _parse_client_hello_general)."""
     r = ByteReader(body)
     legacy_version = r.u16("ServerHello version")
     random = r.take(32, "ServerHello random")
@@ -663,6 +677,17 @@ def parse_certificate(
     """Certificate body: TLS <= 1.2 form (RFC 5246 7.4.2) or, with `tls13`, the TLS 1.3 form
     (RFC 8446 4.4.2: request context, entries with extensions). Keeps the first
     `limits.max_certificates_per_chain` certificates; the whole list is still checked."""
+    if not tls13 and type(body) is bytes:
+        cert = _maybe_parse_certificate12_fast(body, limits.max_certificates_per_chain)
+        if cert is not None:
+            return cert
+    return _parse_certificate_general(body, tls13, limits)
+
+
+def _parse_certificate_general(
+    body: bytes, tls13: bool = False, limits: Limits = DEFAULT_LIMITS
+) -> Certificate:
+    """parse_certificate through ByteReader (see _parse_client_hello_general)."""
     r = ByteReader(body)
     if tls13:
         r.vector(1, "Certificate request context")
@@ -698,6 +723,160 @@ def parse_certificate_request(body: bytes, tls13: bool = False) -> CertificateRe
             raise ProtocolError("bytes after the CertificateRequest extensions")
         return CertificateRequest(())
     return CertificateRequest(tuple(r.vector(1, "CertificateRequest certificate types")))
+
+
+
+# --- fast paths -------------------------------------------------------------------------
+# Each `_maybe_parse_*_fast` reads a well-formed body by indexing, every length checked before
+# use, and returns None at the first thing it does not like (a length that does not fit, a
+# missing field, anything the general parser would refuse or treat specially). The caller
+# then runs the general parser on the same body: it gives the value or the ProtocolError, in
+# its own words. So the fast path never decides an error; tests compare both on real
+# handshakes, every truncation and every one-byte change.
+
+
+def _maybe_extensions_fast(body: bytes, i: int) -> tuple[tuple[int, bytes], ...] | None:
+    """The extensions block that ends a hello at body[i:], or None."""
+    n = len(body)
+    if i == n:
+        return ()
+    if n - i < 2 or ((body[i] << 8) | body[i + 1]) != n - i - 2:
+        return None
+    i += 2
+    extensions: list[tuple[int, bytes]] = []
+    while i < n:
+        if n - i < 4:
+            return None
+        ext_end = i + 4 + ((body[i + 2] << 8) | body[i + 3])
+        if ext_end > n:
+            return None
+        extensions.append(((body[i] << 8) | body[i + 1], body[i + 4 : ext_end]))
+        i = ext_end
+    return tuple(extensions)
+
+
+def _u16_tuple(raw: bytes) -> tuple[int, ...]:
+    """Big-endian u16 values of an even-length `raw` (struct: 0.3 us for 16 suites instead of
+    1.6 through a generator)."""
+    return struct.unpack(f">{len(raw) >> 1}H", raw)
+
+
+def _maybe_sni_fast(data: bytes) -> tuple[bytes | None] | None:
+    """(the first host_name entry or None) of a server_name extension, or None to use
+    _parse_sni."""
+    n = len(data)
+    if n < 2 or ((data[0] << 8) | data[1]) != n - 2:
+        return None
+    i = 2
+    host: bytes | None = None
+    while i < n:
+        if n - i < 3:
+            return None
+        name_end = i + 3 + ((data[i + 1] << 8) | data[i + 2])
+        if name_end > n:
+            return None
+        if data[i] == 0 and host is None:
+            host = data[i + 3 : name_end]
+        i = name_end
+    return (host,)
+
+
+def _maybe_parse_client_hello_fast(body: bytes) -> ClientHello | None:
+    # 4 us instead of 11 for a 200-byte ClientHello with 8 extensions.
+    n = len(body)
+    if n < 35:
+        return None
+    sid_end = 35 + body[34]
+    if sid_end > 67 or n < sid_end + 2:
+        return None
+    suites_end = sid_end + 2 + ((body[sid_end] << 8) | body[sid_end + 1])
+    if suites_end == sid_end + 2 or (suites_end - sid_end) & 1 or n < suites_end + 1:
+        return None
+    comp_end = suites_end + 1 + body[suites_end]
+    if comp_end == suites_end + 1 or n < comp_end:
+        return None
+    extensions = _maybe_extensions_fast(body, comp_end)
+    if extensions is None:
+        return None
+    sni: str | None = None
+    alpn: tuple[str, ...] = ()
+    supported_versions: tuple[int, ...] = ()
+    seen: set[int] = set()
+    for ext_type, data in extensions:
+        if ext_type in seen:
+            continue
+        seen.add(ext_type)
+        if ext_type == EXT_SERVER_NAME:
+            if data:
+                host = _maybe_sni_fast(data)
+                if host is None:
+                    return None
+                sni = None if host[0] is None else _valid_host_name(host[0])
+        elif ext_type == EXT_ALPN:
+            alpn = _parse_alpn(data)  # raises as the general path would: nothing before it
+        elif ext_type == EXT_SUPPORTED_VERSIONS:
+            if not data or data[0] != len(data) - 1 or data[0] & 1:
+                return None
+            supported_versions = _u16_tuple(data[1:])
+    return ClientHello(
+        legacy_version=(body[0] << 8) | body[1],
+        random=body[2:34],
+        session_id=body[35:sid_end],
+        cipher_suites=_u16_tuple(body[sid_end + 2 : suites_end]),
+        sni=sni,
+        alpn=alpn,
+        supported_versions=supported_versions,
+        extensions=extensions,
+    )
+
+
+def _maybe_parse_server_hello_fast(body: bytes) -> ServerHello | None:
+    n = len(body)
+    if n < 35:
+        return None
+    sid_end = 35 + body[34]
+    if sid_end > 67 or n < sid_end + 3:
+        return None
+    extensions = _maybe_extensions_fast(body, sid_end + 3)
+    if extensions is None:
+        return None
+    legacy_version = (body[0] << 8) | body[1]
+    selected_version = legacy_version
+    for ext_type, data in extensions:
+        if ext_type == EXT_SUPPORTED_VERSIONS:
+            if len(data) != 2:
+                return None
+            selected_version = (data[0] << 8) | data[1]
+            break
+    random = body[2:34]
+    return ServerHello(
+        legacy_version=legacy_version,
+        random=random,
+        session_id=body[35:sid_end],
+        cipher_suite=(body[sid_end] << 8) | body[sid_end + 1],
+        selected_version=selected_version,
+        is_hello_retry_request=random == HELLO_RETRY_REQUEST_RANDOM,
+        extensions=extensions,
+    )
+
+
+def _maybe_parse_certificate12_fast(body: bytes, cap: int) -> Certificate | None:
+    """The TLS <= 1.2 Certificate form, at most `cap` certificates kept."""
+    n = len(body)
+    if n < 3 or ((body[0] << 16) | (body[1] << 8) | body[2]) != n - 3:
+        return None
+    i = 3
+    certificates: list[bytes] = []
+    while i < n:
+        if n - i < 3:
+            return None
+        length = (body[i] << 16) | (body[i + 1] << 8) | body[i + 2]
+        cert_end = i + 3 + length
+        if length == 0 or cert_end > n or len(certificates) >= cap:
+            return None
+        certificates.append(body[i + 3 : cert_end])
+        i = cert_end
+    return Certificate(tuple(certificates), False)
 
 
 def starts_like_tls_record(data: bytes) -> bool:
