@@ -385,8 +385,8 @@ class TlsStream:
                 # A message that continues in a later record: the reassembler's job.
                 self._frag = None
                 handshake.receive_fragment(frag[p:fend])
-            elif handshake.buffered_bytes >= _HANDSHAKE_HEADER_BYTES:
-                # (the reassembler is asked only when it holds a message header)
+            elif len(handshake._buf) - handshake._pos >= _HANDSHAKE_HEADER_BYTES:
+                # (its buffered_bytes, read here without the property's call)
                 message = handshake.next_message()
                 if not isinstance(message, NeedData):
                     return parse_handshake_message(
@@ -424,7 +424,7 @@ class TlsStream:
             if content_type == CONTENT_HANDSHAKE and not self._encrypted:
                 if length == 0:
                     raise ProtocolError("empty handshake record")
-                if handshake.buffered_bytes:
+                if len(handshake._buf) - handshake._pos:
                     with memoryview(buf) as view, view[start:end] as fragment:
                         handshake.receive_fragment(fragment)
                 elif type(buf) is bytes:
@@ -469,10 +469,10 @@ class TlsStream:
         if end >= len(buf):
             self._buf = b""  # the next chunk is read in place again
             self._pos = 0
-        elif type(buf) is bytes:
-            self._pos = end
-        else:
+        elif isinstance(buf, bytearray):
             self._pos = consume_prefix(buf, end, _COMPACT_AFTER_BYTES)
+        else:
+            self._pos = end
 
 
 # ChangeCipherSpec has no fields: one instance serves every record (0.16 us a record saved).
