@@ -72,6 +72,7 @@ __all__ = [
     "ChainResult",
     "load_ca_bundle",
     "verify_chain",
+    "verify_chain_keyed",
 ]
 
 # include/openssl/x509_vfy.h
@@ -290,18 +291,31 @@ def verify_chain(
     every comparison comes out the same. With a CA file this saves OpenSSL's 0.4 ms a
     connection (and rebuilding its store: 140 anchors for --ca system).
     """
+    return verify_chain_keyed(chain_der, ca_pem_bundle, at_time, limits=limits)[0]
+
+
+def verify_chain_keyed(
+    chain_der: Sequence[bytes],
+    ca_pem_bundle: bytes | None,
+    at_time: dt.datetime,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+) -> tuple[ChainResult, tuple[object, ...] | None]:
+    """`verify_chain`, and the key it was remembered under: everything the result depends on
+    (the chain's DERs, the CA file, the limits and the time class), or None when it is not
+    remembered. Equal keys give equal results, so a caller may key its own memo by it."""
     at = _utc(at_time)
     key = _result_key(chain_der, ca_pem_bundle, at, limits)
     if key is not None:
         found = _results.get(key)
         if found is not None:
-            return found
+            return found, key
     result = _verify_chain(chain_der, ca_pem_bundle, at, limits)
     if key is not None:
         if len(_results) >= _MAX_RESULTS:
             _results.clear()
         _results[key] = result
-    return result
+    return result, key
 
 
 _MAX_RESULTS = 1024  # a chain of a few kB each: a few MB at most
@@ -309,6 +323,11 @@ _results: dict[tuple[object, ...], ChainResult] = {}
 # Per CA file: the sorted seconds at which one of its certificates becomes valid (notBefore)
 # or expired (notAfter + 1), as OpenSSL compares them.
 _anchor_edges: dict[bytes, list[int]] = {}
+# Per chain (as sent, cut to the limit) and limits: its certificates' validity as datetimes
+# and the sorted seconds of its edges, or None when a certificate cannot be parsed or has no
+# dates (then nothing is remembered). Same bound and reason as _results.
+_chain_dates: dict[tuple[tuple[bytes, ...], Limits],
+                   tuple[tuple[tuple[dt.datetime, dt.datetime], ...], list[int]] | None] = {}
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -324,13 +343,11 @@ def _seconds(t: dt.datetime) -> int:
     return (t - _EPOCH) // _SECOND
 
 
-def _result_key(chain_der: Sequence[bytes], ca_pem_bundle: bytes | None, at: dt.datetime,
-                limits: Limits) -> tuple[object, ...] | None:
-    """The cache key of a verification, or None when it must not be cached (a certificate
-    that cannot be parsed or has no dates)."""
+def _dates_of(chain: tuple[bytes, ...], limits: Limits
+              ) -> tuple[tuple[tuple[dt.datetime, dt.datetime], ...], list[int]] | None:
+    dates: list[tuple[dt.datetime, dt.datetime]] = []
     edges: list[int] = []
-    exact: list[tuple[bool, bool]] = []
-    for der in chain_der[: limits.max_certificates_per_chain]:
+    for der in chain:
         try:
             p = parse_certificate(der, limits)
         except CertificateParseError:
@@ -339,7 +356,28 @@ def _result_key(chain_der: Sequence[bytes], ca_pem_bundle: bytes | None, at: dt.
         if nb is None or na is None:
             return None
         edges += (_seconds(nb), _seconds(na) + 1)
-        exact.append((at < nb, at > na))
+        dates.append((nb, na))
+    return tuple(dates), sorted(edges)
+
+
+def _result_key(chain_der: Sequence[bytes], ca_pem_bundle: bytes | None, at: dt.datetime,
+                limits: Limits) -> tuple[object, ...] | None:
+    """The cache key of a verification, or None when it must not be cached (a certificate
+    that cannot be parsed or has no dates). The chain's dates are remembered per chain: 2.4
+    instead of 9.5 us a connection (a two-certificate chain, warm caches)."""
+    chain = tuple(chain_der[: limits.max_certificates_per_chain])
+    dkey = (chain, limits)
+    if dkey in _chain_dates:
+        known = _chain_dates[dkey]
+    else:
+        known = _dates_of(chain, limits)
+        if len(_chain_dates) >= _MAX_RESULTS:
+            _chain_dates.clear()
+        _chain_dates[dkey] = known
+    if known is None:
+        return None
+    dates, edges = known
+    exact = tuple((at < nb, at > na) for nb, na in dates)
     anchors: list[int] = []
     if ca_pem_bundle is not None:
         found = _anchor_edges.get(ca_pem_bundle)
@@ -358,8 +396,8 @@ def _result_key(chain_der: Sequence[bytes], ca_pem_bundle: bytes | None, at: dt.
             _anchor_edges[ca_pem_bundle] = found
         anchors = found
     t = _seconds(at)  # what pyOpenSSL hands OpenSSL
-    return (tuple(chain_der), ca_pem_bundle, limits, bisect.bisect_right(sorted(edges), t),
-            bisect.bisect_right(anchors, t), tuple(exact))
+    return (tuple(chain_der), ca_pem_bundle, limits, bisect.bisect_right(edges, t),
+            bisect.bisect_right(anchors, t), exact)
 
 
 def _verify_chain(
