@@ -71,6 +71,7 @@ __all__ = [
     "X509_V_OK",
     "ChainResult",
     "load_ca_bundle",
+    "time_class_span",
     "verify_chain",
     "verify_chain_keyed",
 ]
@@ -360,6 +361,57 @@ def _dates_of(chain: tuple[bytes, ...], limits: Limits
     return tuple(dates), sorted(edges)
 
 
+def _anchor_seconds(ca_pem_bundle: bytes | None) -> list[int]:
+    """The sorted edges of a CA file's certificates (`_anchor_edges`), remembered."""
+    if ca_pem_bundle is None:
+        return []
+    found = _anchor_edges.get(ca_pem_bundle)
+    if found is None:
+        certs, _notes = load_ca_bundle(ca_pem_bundle)
+        found = []
+        for c in certs:
+            try:
+                found += (_seconds(c.not_valid_before_utc),
+                          _seconds(c.not_valid_after_utc) + 1)
+            except (ValueError, OverflowError):
+                pass
+        found.sort()
+        if len(_anchor_edges) >= _BUNDLE_CACHE_ENTRIES:
+            _anchor_edges.clear()
+        _anchor_edges[ca_pem_bundle] = found
+    return found
+
+
+def time_class_span(
+    chain_der: Sequence[bytes],
+    ca_pem_bundle: bytes | None,
+    at_time: dt.datetime,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+) -> tuple[float, float] | None:
+    """(lo, hi) in seconds since the epoch, lo <= `at_time` < hi: between two neighbouring
+    dates the time class may change at (a certificate's notBefore or notAfter, exactly and
+    as OpenSSL's whole-second edges, of the chain and of the CA file). Every time strictly
+    between lo and hi has `at_time`'s result key (`verify_chain_keyed`). None when results
+    for this chain are not remembered."""
+    at = _utc(at_time)
+    if _result_key(chain_der, ca_pem_bundle, at, limits) is None:
+        return None
+    known = _chain_dates.get((tuple(chain_der[: limits.max_certificates_per_chain]), limits))
+    if known is None:
+        return None
+    dates, edges = known
+    points = [float(e) for e in edges]
+    points += (float(e) for e in _anchor_seconds(ca_pem_bundle))
+    for nb, na in dates:
+        points += ((_utc(nb) - _EPOCH) / _SECOND, (_utc(na) - _EPOCH) / _SECOND)
+    points.sort()
+    now = (at - _EPOCH) / _SECOND
+    i = bisect.bisect_right(points, now)
+    return (points[i - 1] if i else float("-inf"),
+            points[i] if i < len(points) else float("inf"))
+
+
 def _result_key(chain_der: Sequence[bytes], ca_pem_bundle: bytes | None, at: dt.datetime,
                 limits: Limits) -> tuple[object, ...] | None:
     """The cache key of a verification, or None when it must not be cached (a certificate
@@ -378,23 +430,7 @@ def _result_key(chain_der: Sequence[bytes], ca_pem_bundle: bytes | None, at: dt.
         return None
     dates, edges = known
     exact = tuple((at < nb, at > na) for nb, na in dates)
-    anchors: list[int] = []
-    if ca_pem_bundle is not None:
-        found = _anchor_edges.get(ca_pem_bundle)
-        if found is None:
-            certs, _notes = load_ca_bundle(ca_pem_bundle)
-            found = []
-            for c in certs:
-                try:
-                    found += (_seconds(c.not_valid_before_utc),
-                              _seconds(c.not_valid_after_utc) + 1)
-                except (ValueError, OverflowError):
-                    pass
-            found.sort()
-            if len(_anchor_edges) >= _BUNDLE_CACHE_ENTRIES:
-                _anchor_edges.clear()
-            _anchor_edges[ca_pem_bundle] = found
-        anchors = found
+    anchors = _anchor_seconds(ca_pem_bundle)
     t = _seconds(at)  # what pyOpenSSL hands OpenSSL
     return (tuple(chain_der), ca_pem_bundle, limits, bisect.bisect_right(edges, t),
             bisect.bisect_right(anchors, t), exact)
