@@ -100,7 +100,7 @@ def _conn(chain_der: tuple[bytes, ...] | None, sni: str | None, server: tuple[st
 
 
 def _clear_caches() -> None:
-    for d in (report_builder._CHAINS, report_builder._JUDGED, report_builder._ENDPOINTS,
+    for d in (report_builder._CHAINS, report_builder._JUDGED, report_builder._SHARED,
               report_builder._SECONDS, chain._results, chain._chain_dates, chain._anchor_edges,
               clients._VERDICT_CACHE, clients._IS_IP, hostname._CHECKED,
               json_report._COMPACT, json_report._INDENTED):

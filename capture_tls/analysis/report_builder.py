@@ -134,6 +134,14 @@ def build_report(
         dns,
         options.hosts_file,
     )
+    if intended is not None:
+        ikey = (intended.name, intended.source, intended.cname_chain, intended.candidates)
+        shared = _SHARED.get(ikey)
+        if shared is None:
+            _share(ikey, intended)
+        else:
+            assert isinstance(shared, IntendedHost)
+            intended = shared
     judged = _verdicts(conn, server_chain, intended, options, findings)
     verify_identity = judged.verify_identity
     with_clients = tls_facts is not None  # no TLS: nothing for a client to verify
@@ -202,18 +210,27 @@ def _ladder(steps: tuple[tuple[float, str, str], ...]) -> tuple[HandshakeStep, .
     return tuple(out)
 
 
-# The server's endpoint, shared by the connections to it (a capture talks to a few servers);
-# bounded like the other caches (cleared whole when full), a hundred bytes an entry.
-_MAX_ENDPOINTS = 1024
-_ENDPOINTS: dict[tuple[str, int], Endpoint] = {}
+# Immutable parts many connections have alike, one object each (the renderers cache their
+# JSON by identity): the server's endpoint, the TLS facts (without alerts most are alike),
+# the intended host. Keyed by their fields as a plain tuple (hashed in C, not by the
+# dataclass's __hash__). Bounded like the other caches (cleared whole when full): a few
+# hundred bytes an entry.
+_MAX_SHARED = 4096
+_SHARED: dict[tuple[object, ...], object] = {}
+
+
+def _share(key: tuple[object, ...], value: object) -> None:
+    if len(_SHARED) >= _MAX_SHARED:
+        _SHARED.clear()
+    _SHARED[key] = value
 
 
 def _endpoint(addr: tuple[str, int]) -> Endpoint:
-    found = _ENDPOINTS.get(addr)
+    found = _SHARED.get(addr)
     if found is None:
-        if len(_ENDPOINTS) >= _MAX_ENDPOINTS:
-            _ENDPOINTS.clear()
-        found = _ENDPOINTS[addr] = Endpoint(addr[0], addr[1])
+        found = Endpoint(addr[0], addr[1])
+        _share(addr, found)
+    assert isinstance(found, Endpoint)
     return found
 
 
@@ -399,16 +416,14 @@ def _tls_facts(conn: ConnectionState, findings: list[Finding]) -> TlsFacts | Non
                 "Enable TLS 1.2 or 1.3 on the server (tls_version / --tls-version).",
             )
         )
-    return TlsFacts(
-        version=version,
-        cipher_suite=cipher,
-        sni=ch.sni if ch else None,
-        alpn=ch.alpn if ch else (),
-        resumed=conn.resumed,
-        certificate_visible=visible,
-        decrypted=conn.decrypted_records > 0,
-        alerts=alerts,
-    )
+    key = (version, cipher, ch.sni if ch else None, ch.alpn if ch else (), conn.resumed,
+           visible, conn.decrypted_records > 0, alerts)
+    found = _SHARED.get(key)
+    if found is None:
+        found = TlsFacts(*key)
+        _share(key, found)
+    assert isinstance(found, TlsFacts)
+    return found
 
 
 def _outcome(conn: ConnectionState) -> Outcome:
