@@ -415,8 +415,8 @@ def time_class_span(
 def _result_key(chain_der: Sequence[bytes], ca_pem_bundle: bytes | None, at: dt.datetime,
                 limits: Limits) -> tuple[object, ...] | None:
     """The cache key of a verification, or None when it must not be cached (a certificate
-    that cannot be parsed or has no dates). The chain's dates are remembered per chain: 2.4
-    instead of 9.5 us a connection (a two-certificate chain, warm caches)."""
+    that cannot be parsed or has no dates). The chain's dates are remembered per chain: 2.5
+    instead of 4.3 us a connection (a two-certificate chain, warm caches)."""
     chain = tuple(chain_der[: limits.max_certificates_per_chain])
     dkey = (chain, limits)
     if dkey in _chain_dates:

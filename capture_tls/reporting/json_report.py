@@ -207,7 +207,7 @@ def render_jsonl_connection(conn: ConnectionReport) -> str:
 # TLS facts, the server's endpoint and the intended host.
 # Keyed by the object's identity; an entry holds the object, so its id cannot be reused while
 # it is remembered. 1,024 entries of a few kB each (a chain's PEMs) per rendering: a few MB.
-# A connection line costs 9 instead of 21 us (b200k, warm).
+# A JSON Lines line: 6.3 instead of 10.2 us; an indented entry 5.9 us (b200k's reports, warm).
 _MAX_FRAGMENTS = 1024
 _Fragments = dict[int, tuple[object, "orjson.Fragment | None"]]
 _COMPACT: _Fragments = {}
