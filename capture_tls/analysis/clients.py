@@ -71,11 +71,24 @@ def _openssl(flags: int, ip_mode: hostname.IpMode) -> Callable[[ParsedCertificat
 
 
 def _is_ip(host: str) -> bool:
-    try:
-        ip_address(host)
-    except ValueError:
-        return False
-    return True
+    """Remembered per name (the SNI of every connection goes through here): 0.06 instead of
+    3.0 us for a DNS name, whose ip_address() raises. Few distinct names; cleared whole when
+    full (4,096 short strings)."""
+    found = _IS_IP.get(host)
+    if found is None:
+        try:
+            ip_address(host)
+            found = True
+        except ValueError:
+            found = False
+        if len(_IS_IP) >= _MAX_IS_IP:
+            _IS_IP.clear()
+        _IS_IP[host] = found
+    return found
+
+
+_MAX_IS_IP = 4096
+_IS_IP: dict[str, bool] = {}
 
 
 def _whole_label_wildcard(pattern: str, host: str) -> bool:

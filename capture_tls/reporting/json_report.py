@@ -168,6 +168,12 @@ def write_json(
 def connection_json(conn: ConnectionReport) -> bytes:
     """One connection as `render_json` writes it inside `connections[]`, but indented from
     column 0 (UTF-8, no trailing newline): what `--format json` spills to disk."""
+    fast = _connection_with_fragments(conn, _INDENTED)
+    if fast is not None:
+        try:
+            return orjson.dumps(fast, option=orjson.OPT_INDENT_2)
+        except TypeError:
+            pass
     obj = connection_to_dict(conn)
     try:
         return orjson.dumps(obj, option=orjson.OPT_INDENT_2)
@@ -186,7 +192,88 @@ def render_json_entry(conn: ConnectionReport) -> tuple[bytes, float, str, int, s
 
 def render_jsonl_connection(conn: ConnectionReport) -> str:
     """One connection as a single JSON Lines line (no newline inside, none at the end)."""
+    fast = _connection_with_fragments(conn, _COMPACT)
+    if fast is not None:
+        try:
+            return orjson.dumps(fast).decode("utf-8")
+        except TypeError:
+            pass
     return _dumps(connection_to_dict(conn), indent=None)
+
+
+# Rendered JSON of the immutable parts many connections share (analysis hands the same
+# objects to every connection with the same chain and verdicts): the certificate lists, most
+# of a connection's bytes with their PEMs, the verdicts with their eight client verdicts, the
+# TLS facts, the server's endpoint and the intended host.
+# Keyed by the object's identity; an entry holds the object, so its id cannot be reused while
+# it is remembered. 1,024 entries of a few kB each (a chain's PEMs) per rendering: a few MB.
+# A JSON Lines line: 6.3 instead of 10.2 us; an indented entry 5.9 us (b200k's reports, warm).
+_MAX_FRAGMENTS = 1024
+_Fragments = dict[int, tuple[object, "orjson.Fragment | None"]]
+_COMPACT: _Fragments = {}
+_INDENTED: _Fragments = {}  # indented by 2, nested one level deep (inside a connection)
+
+
+def _fragment(obj: object, to_json: Callable[[Any], object], cache: _Fragments
+              ) -> orjson.Fragment | None:
+    """`obj` rendered by `to_json` and orjson as it stands inside a connection's object, or
+    None when orjson refuses it (lone surrogates: the connection takes the slow path)."""
+    found = cache.get(id(obj))
+    if found is not None and found[0] is obj:
+        return found[1]
+    fragment: orjson.Fragment | None
+    try:
+        if cache is _INDENTED:
+            # An object one level deep: every line after the first indented by 2 more (JSON
+            # strings hold no raw newline).
+            data = orjson.dumps(to_json(obj), option=orjson.OPT_INDENT_2).replace(b"\n",
+                                                                                 b"\n  ")
+        else:
+            data = orjson.dumps(to_json(obj))
+        fragment = orjson.Fragment(data)
+    except TypeError:
+        fragment = None
+    if len(cache) >= _MAX_FRAGMENTS:
+        cache.clear()
+    cache[id(obj)] = (obj, fragment)
+    return fragment
+
+
+def _connection_with_fragments(conn: ConnectionReport, cache: _Fragments) -> JsonObject | None:
+    """`connection_to_dict(conn)` with the shared parts as cached JSON fragments; None when
+    one of them needs the slow path."""
+    server_certs = _fragment(conn.server_certificates, _certificates, cache)
+    client_certs = _fragment(conn.client_certificates, _certificates, cache)
+    verdicts = _fragment(conn.verdicts, _verdicts, cache)
+    server = _fragment(conn.server, _endpoint, cache)
+    tls = None if conn.tls is None else _fragment(conn.tls, _tls, cache)
+    host = None if conn.intended_host is None else _fragment(conn.intended_host,
+                                                             _intended_host, cache)
+    if (server_certs is None or client_certs is None or verdicts is None or server is None
+            or (tls is None and conn.tls is not None)
+            or (host is None and conn.intended_host is not None)):
+        return None
+    return {
+        "id": conn.id,
+        "first_seen": conn.first_seen,
+        "client": _endpoint(conn.client),
+        "server": server,
+        "mysql": _mysql(conn.mysql),
+        "tls": tls,
+        "server_certificates": server_certs,
+        "client_certificates": client_certs,
+        "intended_host": host,
+        "verdicts": verdicts,
+        "outcome": conn.outcome,
+        "findings": [_finding(f) for f in conn.findings],
+        "handshake": [
+            {"time": h.time, "sender": h.sender, "label": h.label} for h in conn.handshake
+        ],
+    }
+
+
+def _certificates(certs: tuple[CertificateFacts, ...]) -> list[JsonObject]:
+    return [_certificate(c) for c in certs]
 
 
 def render_jsonl_trailer(report: Report) -> str:
