@@ -9,6 +9,7 @@ tests/reference_tls.py (the TlsStream before its fast paths) and the `_general` 
 
 from __future__ import annotations
 
+import itertools
 import random
 import struct
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable
 import pytest
 
 from capture_tls.errors import ProtocolError
+from capture_tls.limits import DEFAULT_LIMITS
 from capture_tls.protocols import mysql, tls
 from capture_tls.protocols.tls import NeedData, ServerHello, TlsStream
 from tests.reference_tls import ReferenceTlsStream
@@ -288,3 +290,108 @@ def test_built_server_hellos_at_the_boundaries(sid: bytes, exts: bytes | None) -
 def test_built_certificates_at_the_boundaries(certs: list[bytes]) -> None:
     body = _vec(3, b"".join(_vec(3, c) for c in certs))
     _compare_on_damage(tls.parse_certificate, tls._parse_certificate_general, body)
+
+
+# --- MySQL framing: the in-place reader against the bytearray one it replaced --------------
+
+
+class _ReferenceMysqlReader:
+    """MysqlPacketReader before the in-place fast path: every byte copied into a bytearray."""
+
+    def __init__(self, max_payload: int) -> None:
+        self._buf = bytearray()
+        self._max = max_payload
+        self._error: ProtocolError | None = None
+
+    def receive_data(self, data: bytes) -> None:
+        self._buf += data
+
+    def next_event(self) -> mysql.MysqlPacket | mysql.NeedData:
+        if self._error is not None:
+            raise self._error
+        buf = self._buf
+        if len(buf) < 4:
+            return mysql.NEED_DATA
+        length = buf[0] | (buf[1] << 8) | (buf[2] << 16)
+        if length > self._max:
+            self._error = ProtocolError(
+                f"MySQL packet declares {length} bytes, limit is {self._max}")
+            raise self._error
+        if len(buf) < 4 + length:
+            return mysql.NEED_DATA
+        packet = mysql.MysqlPacket(buf[3], bytes(buf[4 : 4 + length]))
+        del buf[: 4 + length]
+        return packet
+
+    def unconsumed(self) -> bytes:
+        rest = bytes(self._buf)
+        self._buf.clear()
+        return rest
+
+
+def _mysql_packet(seq: int, payload: bytes) -> bytes:
+    return len(payload).to_bytes(3, "little") + bytes([seq]) + payload
+
+
+_MYSQL_STREAM = (
+    _mysql_packet(0, b"\x0a8.0.36\x00" + bytes(60))
+    + _mysql_packet(1, b"")
+    + _mysql_packet(2, bytes(range(32)))
+    + _mysql_packet(3, b"\xff\x15\x04#28000denied")
+    + b"\x16\x03\x01\x00"  # a TLS record's start after the packets
+)
+
+
+def _mysql_outcome(reader: mysql.MysqlPacketReader | _ReferenceMysqlReader,
+                   chunks: Iterable[bytes], payload_only: bool, stop_after: int | None
+                   ) -> tuple[list[object], bytes]:
+    out: list[object] = []
+    for chunk in chunks:
+        reader.receive_data(chunk)
+        while stop_after is None or len(out) < stop_after:
+            try:
+                if payload_only and isinstance(reader, mysql.MysqlPacketReader):
+                    ev: object = reader.next_payload()
+                else:
+                    ev = reader.next_event()
+                    if payload_only and isinstance(ev, mysql.MysqlPacket):
+                        ev = ev.payload
+            except ProtocolError as exc:
+                out.append(("error", str(exc)))
+                return out, b""
+            if isinstance(ev, mysql.NeedData):
+                break
+            out.append(ev)
+    return out, reader.unconsumed()
+
+
+@pytest.mark.parametrize("payload_only", [False, True])
+@pytest.mark.parametrize("stop_after", [None, 1, 3])
+def test_mysql_reader_in_place_equals_bytearray_reader_at_every_split(
+        payload_only: bool, stop_after: int | None) -> None:
+    data = _MYSQL_STREAM
+    limit = DEFAULT_LIMITS.max_mysql_packet_bytes
+    for cut in range(len(data) + 1):
+        chunks = [data[:cut], data[cut:]]
+        got = _mysql_outcome(mysql.MysqlPacketReader(), chunks, payload_only, stop_after)
+        want = _mysql_outcome(_ReferenceMysqlReader(limit), chunks, payload_only, stop_after)
+        assert got == want, cut
+    one_by_one = [data[i : i + 1] for i in range(len(data))]
+    assert (_mysql_outcome(mysql.MysqlPacketReader(), one_by_one, payload_only, stop_after)
+            == _mysql_outcome(_ReferenceMysqlReader(limit), one_by_one, payload_only,
+                              stop_after))
+
+
+def test_mysql_reader_in_place_limit_and_random_chunks() -> None:
+    limit = DEFAULT_LIMITS.max_mysql_packet_bytes
+    rng = random.Random(7)
+    bogus = _MYSQL_STREAM[:90] + (limit + 1).to_bytes(3, "little") + b"\x05" + bytes(8)
+    for data in (_MYSQL_STREAM, bogus, _MYSQL_STREAM * 3):
+        for _ in range(200):
+            cuts = sorted(rng.sample(range(len(data) + 1), rng.randint(0, 6)))
+            edges = [0, *cuts, len(data)]
+            chunks = [data[a:b] for a, b in itertools.pairwise(edges)]
+            for payload_only in (False, True):
+                got = _mysql_outcome(mysql.MysqlPacketReader(), chunks, payload_only, None)
+                want = _mysql_outcome(_ReferenceMysqlReader(limit), chunks, payload_only, None)
+                assert got == want, chunks

@@ -156,7 +156,9 @@ class ConnectionState:
     gaps: tuple[tuple[str, int, int], ...] = ()  # (sender, offset, length)
     truncated: tuple[str, ...] = ()  # senders whose payload the snaplen cut
     malformed: tuple[tuple[str, str], ...] = ()  # (sender, what)
-    ladder: tuple[LadderStep, ...] = ()
+    # The ladder grows by appending (a tuple rebuilt per step copied it 13 times a connection);
+    # `ladder` gives it as a tuple.
+    _ladder: list[LadderStep] = field(init=False)
     internal_errors: tuple[str, ...] = ()
     # TLS 1.3 decryption with a key log (None: no key log given for this input)
     keylog: Callable[[bytes], dict[str, bytes] | None] | None = None
@@ -174,6 +176,16 @@ class ConnectionState:
         self.c_mysql = None  # made on the first byte: a SYN-only connection costs less
         self.s_mysql = None
         self.last_ts = self.first_ts
+        self._ladder = []
+
+    @property
+    def ladder(self) -> tuple[LadderStep, ...]:
+        """The handshake steps, in order (at most _MAX_LADDER_STEPS)."""
+        return tuple(self._ladder)
+
+    @ladder.setter
+    def ladder(self, steps: tuple[LadderStep, ...]) -> None:
+        self._ladder = list(steps)
 
     # ---- entry points used by the tracker -------------------------------------------------
 
@@ -270,11 +282,11 @@ class ConnectionState:
         self.s_tls = None
 
     def _step(self, ts: float, sender: str, label: str) -> None:
-        ladder = self.ladder
+        ladder = self._ladder
         if len(ladder) < _MAX_LADDER_STEPS:
             # tuple.__new__ skips the named tuple's Python-level __new__ (0.2 us instead of
             # 0.35, 13 times a connection).
-            self.ladder = (*ladder, _new_tuple(LadderStep, (ts, sender, label)))
+            ladder.append(_new_tuple(LadderStep, (ts, sender, label)))
 
     def _direction_lost(self, from_client: bool) -> None:
         """This direction cannot be parsed any further."""
@@ -321,10 +333,10 @@ class ConnectionState:
                 return
             self.c_mysql_fed = True
             reader.receive_data(data)
-            packet = reader.next_event()
-            if isinstance(packet, mysql.NeedData):
+            payload = reader.next_payload()
+            if isinstance(payload, mysql.NeedData):
                 return
-            first = mysql.parse_client_first_packet(packet.payload)
+            first = mysql.parse_client_first_packet(payload)
             if isinstance(first, mysql.SslRequest):
                 self.ssl_request = first
                 self._step(ts, "client", "SSLRequest")
@@ -394,13 +406,12 @@ class ConnectionState:
         self.s_mysql_fed = True
         reader.receive_data(data)
         while self.s_phase in (S_GREETING, S_WAIT_CLIENT, S_AUTH):
-            packet = reader.next_event()
-            if isinstance(packet, mysql.NeedData):
+            payload = reader.next_payload()
+            if isinstance(payload, mysql.NeedData):
                 return
-            self._server_packet(ts, packet)
+            self._server_packet(ts, payload)
 
-    def _server_packet(self, ts: float, packet: mysql.MysqlPacket) -> None:
-        payload = packet.payload
+    def _server_packet(self, ts: float, payload: bytes) -> None:
         if payload[:1] == b"\xff":
             self.server_error = mysql.parse_err_packet(payload)
             self._step(ts, "server", f"ERR {self.server_error.code}")

@@ -347,122 +347,129 @@ class TlsStream:
     def next_event(self) -> TlsEvent | NeedData:
         if self._error is not None:
             raise self._error
+        # The try costs nothing until it raises (3.11); the loop in a method of its own cost
+        # one more call an event (0.08 us, 17 events a connection).
         try:
-            return self._next_event()
+            # One function for pending alerts, messages and records: a record costs one call here
+            # instead of four (next_event, _next_event, _next_record, _consume_to) and the
+            # reassembler's two; 12 events of a TLS 1.2 handshake in ~9 us instead of ~20.
+            handshake = self._handshake
+            while True:
+                if self._pending:
+                    return self._pending.popleft()
+                frag = self._frag
+                if frag is not None:
+                    p = self._frag_pos
+                    fend = self._frag_end
+                    if fend - p >= _HANDSHAKE_HEADER_BYTES:
+                        length = (frag[p + 1] << 16) | (frag[p + 2] << 8) | frag[p + 3]
+                        if length > self._max_message:
+                            raise ProtocolError(
+                                f"handshake message type {frag[p]} declares {length} bytes, "
+                                f"limit is {self._max_message}"
+                            )
+                        mend = p + _HANDSHAKE_HEADER_BYTES + length
+                        if mend <= fend:
+                            if mend == fend:
+                                self._frag = None
+                            else:
+                                self._frag_pos = mend
+                            return parse_handshake_message(
+                                frag[p], frag[p + _HANDSHAKE_HEADER_BYTES : mend],
+                                tls13=self._tls13, limits=self._limits
+                            )
+                    # A message that continues in a later record: the reassembler's job.
+                    self._frag = None
+                    handshake.receive_fragment(frag[p:fend])
+                elif len(handshake._buf) - handshake._pos >= _HANDSHAKE_HEADER_BYTES:
+                    # (its buffered_bytes, read here without the property's call)
+                    message = handshake.next_message()
+                    if not isinstance(message, NeedData):
+                        return parse_handshake_message(
+                            message[0], message[1], tls13=self._tls13, limits=self._limits
+                        )
+
+                # Frame one record.
+                buf = self._buf
+                pos = self._pos
+                available = len(buf) - pos
+                if available < 1:
+                    return NEED_DATA
+                content_type = buf[pos]
+                if not CONTENT_CHANGE_CIPHER_SPEC <= content_type <= CONTENT_HEARTBEAT:
+                    if content_type & 0x80 and self._records_seen == 0:
+                        raise ProtocolError("SSLv2-compatible ClientHello is not supported")
+                    raise ProtocolError(f"unknown TLS record content type {content_type}")
+                if available < 2:
+                    return NEED_DATA
+                if buf[pos + 1] != 3:
+                    raise ProtocolError(f"TLS record version major byte {buf[pos + 1]}, expected 3")
+                if available < _RECORD_HEADER_BYTES:
+                    return NEED_DATA
+                length = (buf[pos + 3] << 8) | buf[pos + 4]
+                if length > MAX_RECORD_FRAGMENT_BYTES:
+                    raise ProtocolError(
+                        f"TLS record declares {length} bytes, limit is {MAX_RECORD_FRAGMENT_BYTES}"
+                    )
+                start = pos + _RECORD_HEADER_BYTES
+                end = start + length
+                if len(buf) < end:
+                    return NEED_DATA
+                self._records_seen += 1
+
+                if content_type == CONTENT_HANDSHAKE and not self._encrypted:
+                    if length == 0:
+                        raise ProtocolError("empty handshake record")
+                    if len(handshake._buf) - handshake._pos:
+                        with memoryview(buf) as view, view[start:end] as fragment:
+                            handshake.receive_fragment(fragment)
+                    elif type(buf) is bytes:
+                        self._frag = buf
+                        self._frag_pos = start
+                        self._frag_end = end
+                    else:
+                        self._frag = bytes(buf[start:end])
+                        self._frag_pos = 0
+                        self._frag_end = length
+                    if end >= len(buf):  # _consume_to's common case, without its call
+                        self._buf = b""
+                        self._pos = 0
+                    else:
+                        self._consume_to(end)
+                    continue
+                if (
+                    self._encrypted
+                    or content_type == CONTENT_APPLICATION_DATA
+                    or content_type == CONTENT_HEARTBEAT
+                ):
+                    kept_end = min(end, start + _MAX_KEPT_FRAGMENT_BYTES)
+                    record = EncryptedRecord(content_type, (buf[pos + 1] << 8) | buf[pos + 2],
+                                             bytes(buf[start:kept_end]))
+                    if end >= len(buf):
+                        self._buf = b""
+                        self._pos = 0
+                    else:
+                        self._consume_to(end)
+                    return record
+                if content_type == CONTENT_CHANGE_CIPHER_SPEC:
+                    if length != 1 or buf[start] != 1:
+                        raise ProtocolError("malformed ChangeCipherSpec record")
+                    if not self._tls13:
+                        if handshake.buffered_bytes:
+                            raise ProtocolError(
+                                "ChangeCipherSpec in the middle of a handshake message")
+                        self._encrypted = True
+                    self._consume_to(end)
+                    return _CHANGE_CIPHER_SPEC
+                # CONTENT_ALERT
+                if length == 0 or length % 2:
+                    raise ProtocolError(f"alert record of {length} bytes")
+                for i in range(start, end, 2):
+                    self._pending.append(Alert(buf[i], buf[i + 1]))
+                self._consume_to(end)
         except ProtocolError as exc:
             self._error = exc
             raise
-
-    def _next_event(self) -> TlsEvent | NeedData:
-        # One function for pending alerts, messages and records: a record costs one call here
-        # instead of four (next_event, _next_event, _next_record, _consume_to) and the
-        # reassembler's two; 12 events of a TLS 1.2 handshake in ~9 us instead of ~20.
-        handshake = self._handshake
-        while True:
-            if self._pending:
-                return self._pending.popleft()
-            frag = self._frag
-            if frag is not None:
-                p = self._frag_pos
-                fend = self._frag_end
-                if fend - p >= _HANDSHAKE_HEADER_BYTES:
-                    length = (frag[p + 1] << 16) | (frag[p + 2] << 8) | frag[p + 3]
-                    if length > self._max_message:
-                        raise ProtocolError(
-                            f"handshake message type {frag[p]} declares {length} bytes, "
-                            f"limit is {self._max_message}"
-                        )
-                    mend = p + _HANDSHAKE_HEADER_BYTES + length
-                    if mend <= fend:
-                        if mend == fend:
-                            self._frag = None
-                        else:
-                            self._frag_pos = mend
-                        return parse_handshake_message(
-                            frag[p], frag[p + _HANDSHAKE_HEADER_BYTES : mend],
-                            tls13=self._tls13, limits=self._limits
-                        )
-                # A message that continues in a later record: the reassembler's job.
-                self._frag = None
-                handshake.receive_fragment(frag[p:fend])
-            elif len(handshake._buf) - handshake._pos >= _HANDSHAKE_HEADER_BYTES:
-                # (its buffered_bytes, read here without the property's call)
-                message = handshake.next_message()
-                if not isinstance(message, NeedData):
-                    return parse_handshake_message(
-                        message[0], message[1], tls13=self._tls13, limits=self._limits
-                    )
-
-            # Frame one record.
-            buf = self._buf
-            pos = self._pos
-            available = len(buf) - pos
-            if available < 1:
-                return NEED_DATA
-            content_type = buf[pos]
-            if not CONTENT_CHANGE_CIPHER_SPEC <= content_type <= CONTENT_HEARTBEAT:
-                if content_type & 0x80 and self._records_seen == 0:
-                    raise ProtocolError("SSLv2-compatible ClientHello is not supported")
-                raise ProtocolError(f"unknown TLS record content type {content_type}")
-            if available < 2:
-                return NEED_DATA
-            if buf[pos + 1] != 3:
-                raise ProtocolError(f"TLS record version major byte {buf[pos + 1]}, expected 3")
-            if available < _RECORD_HEADER_BYTES:
-                return NEED_DATA
-            length = (buf[pos + 3] << 8) | buf[pos + 4]
-            if length > MAX_RECORD_FRAGMENT_BYTES:
-                raise ProtocolError(
-                    f"TLS record declares {length} bytes, limit is {MAX_RECORD_FRAGMENT_BYTES}"
-                )
-            start = pos + _RECORD_HEADER_BYTES
-            end = start + length
-            if len(buf) < end:
-                return NEED_DATA
-            self._records_seen += 1
-
-            if content_type == CONTENT_HANDSHAKE and not self._encrypted:
-                if length == 0:
-                    raise ProtocolError("empty handshake record")
-                if len(handshake._buf) - handshake._pos:
-                    with memoryview(buf) as view, view[start:end] as fragment:
-                        handshake.receive_fragment(fragment)
-                elif type(buf) is bytes:
-                    self._frag = buf
-                    self._frag_pos = start
-                    self._frag_end = end
-                else:
-                    self._frag = bytes(buf[start:end])
-                    self._frag_pos = 0
-                    self._frag_end = length
-                self._consume_to(end)
-                continue
-            if (
-                self._encrypted
-                or content_type == CONTENT_APPLICATION_DATA
-                or content_type == CONTENT_HEARTBEAT
-            ):
-                kept_end = min(end, start + _MAX_KEPT_FRAGMENT_BYTES)
-                record = EncryptedRecord(content_type, (buf[pos + 1] << 8) | buf[pos + 2],
-                                         bytes(buf[start:kept_end]))
-                self._consume_to(end)
-                return record
-            if content_type == CONTENT_CHANGE_CIPHER_SPEC:
-                if length != 1 or buf[start] != 1:
-                    raise ProtocolError("malformed ChangeCipherSpec record")
-                if not self._tls13:
-                    if handshake.buffered_bytes:
-                        raise ProtocolError(
-                            "ChangeCipherSpec in the middle of a handshake message")
-                    self._encrypted = True
-                self._consume_to(end)
-                return _CHANGE_CIPHER_SPEC
-            # CONTENT_ALERT
-            if length == 0 or length % 2:
-                raise ProtocolError(f"alert record of {length} bytes")
-            for i in range(start, end, 2):
-                self._pending.append(Alert(buf[i], buf[i + 1]))
-            self._consume_to(end)
 
     def _consume_to(self, end: int) -> None:
         buf = self._buf
@@ -493,7 +500,22 @@ def parse_handshake_message(
         return parse_certificate(body, tls13, limits)
     if msg_type == HANDSHAKE_CERTIFICATE_REQUEST:
         return parse_certificate_request(body, tls13)
-    return HandshakeMessage(msg_type, len(body))
+    # The other messages are (type, length) pairs a capture repeats (ServerHelloDone,
+    # ClientKeyExchange, ServerKeyExchange of one key type): one frozen instance serves them
+    # all (a lookup, 0.07 us, instead of the dataclass's 0.3 us, 3 times a connection).
+    key = (msg_type, len(body))
+    message = _HANDSHAKE_MESSAGES.get(key)
+    if message is None:
+        if len(_HANDSHAKE_MESSAGES) >= _MAX_HANDSHAKE_MESSAGES_KEPT:
+            _HANDSHAKE_MESSAGES.clear()
+        message = _HANDSHAKE_MESSAGES[key] = HandshakeMessage(msg_type, key[1])
+    return message
+
+
+# The HandshakeMessage instances shared by equal messages; cleared when full (the lengths are
+# the sender's choice, so the set of keys is not bounded by anything else).
+_HANDSHAKE_MESSAGES: dict[tuple[int, int], HandshakeMessage] = {}
+_MAX_HANDSHAKE_MESSAGES_KEPT: Final = 4096
 
 
 def _read_extensions(r: ByteReader, what: str) -> tuple[tuple[int, bytes], ...]:
