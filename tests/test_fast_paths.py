@@ -395,3 +395,36 @@ def test_mysql_reader_in_place_limit_and_random_chunks() -> None:
                 got = _mysql_outcome(mysql.MysqlPacketReader(), chunks, payload_only, None)
                 want = _mysql_outcome(_ReferenceMysqlReader(limit), chunks, payload_only, None)
                 assert got == want, chunks
+
+
+# --- events made as named tuples keep the frozen dataclasses' meaning ----------------------
+
+_EVENT_VALUES: list[object] = [
+    tls.ClientHello(0x0303, bytes(32), b"", (0x1301,), "db", ("h2",), (0x0304,), ((0, b""),)),
+    tls.ServerHello(0x0303, bytes(32), b"", 0x1301, 0x0304, False, ()),
+    tls.Certificate((b"\x30\x00",), False),
+    tls.EncryptedRecord(23, 0x0303, b"\x00" * 5),
+    mysql.ServerGreeting(10, "8.0.36", 1, 0xFFFF, 8, 2, "caching_sha2_password", None, b"x"),
+    mysql.SslRequest(0x0800 | 0x0200, 1 << 24, 33, None),
+]
+
+
+@pytest.mark.parametrize("value", _EVENT_VALUES, ids=lambda v: type(v).__name__)
+def test_named_tuple_events_compare_like_frozen_dataclasses(value: tuple[object, ...]) -> None:
+    cls = type(value)
+    same = cls(*value)
+    assert same == value and not same != value and hash(same) == hash(value)
+    as_tuple = tuple(value)
+    assert value != as_tuple and as_tuple != value
+    assert not value == as_tuple and not as_tuple == value
+    fields = cls._fields  # type: ignore[attr-defined]
+    assert repr(value).startswith(f"{cls.__name__}({fields[0]}=")
+    other = cls(*value[:-1], "changed")
+    assert other != value and not other == value
+    with pytest.raises(AttributeError):
+        setattr(value, fields[0], 0)
+    with pytest.raises(TypeError):
+        value < same  # noqa: B015
+    # Another event type with the same items is not equal either.
+    twin = type(cls.__name__ + "Twin", (cls,), {})(*value)
+    assert twin != value and value != twin

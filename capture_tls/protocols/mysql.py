@@ -40,11 +40,12 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from capture_tls.bytereader import ByteReader, consume_prefix
 from capture_tls.errors import ProtocolError
 from capture_tls.limits import DEFAULT_LIMITS, Limits
+from capture_tls.protocols._frozen import dataclass_equality
 
 __all__ = [
     "CLIENT_CONNECT_ATTRS",
@@ -114,8 +115,8 @@ class MysqlPacket:
     payload: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class ServerGreeting:
+@dataclass_equality
+class ServerGreeting(NamedTuple):
     protocol_version: int  # 10
     server_version: str
     connection_id: int
@@ -133,8 +134,8 @@ class ServerGreeting:
         return bool(self.capabilities & CLIENT_SSL)
 
 
-@dataclass(frozen=True, slots=True)
-class SslRequest:
+@dataclass_equality
+class SslRequest(NamedTuple):
     capabilities: int
     max_packet_size: int
     character_set: int
@@ -250,6 +251,9 @@ class MysqlPacketReader:
         return rest
 
 
+_new_tuple = tuple.__new__
+
+
 def _is_printable_ascii(data: bytes | bytearray) -> bool:
     return all(0x20 <= b < 0x7F for b in data)
 
@@ -324,17 +328,19 @@ def _maybe_parse_server_greeting_fast(payload: bytes) -> ServerGreeting | None:
             return None
         name_nul = payload.find(b"\0", p)
         auth_plugin_name = _text(payload[p:] if name_nul < 0 else payload[p:name_nul])
-    return ServerGreeting(
-        protocol_version=10,
-        server_version=_text(payload[1:nul]),
-        connection_id=connection_id,
-        capabilities=capabilities,
-        character_set=character_set,
-        status_flags=status_flags,
-        auth_plugin_name=auth_plugin_name,
-        mariadb_extended_capabilities=None if capabilities & CLIENT_MYSQL else extended,
-        auth_plugin_data=auth_data,
-    )
+    # tuple.__new__ with the fields in their order: 0.1 us instead of 0.55 for the keyword
+    # call (the tests compare every field with the general parser's).
+    return _new_tuple(ServerGreeting, (
+        10,  # protocol_version
+        _text(payload[1:nul]),  # server_version
+        connection_id,
+        capabilities,
+        character_set,
+        status_flags,
+        auth_plugin_name,
+        None if capabilities & CLIENT_MYSQL else extended,  # mariadb_extended_capabilities
+        auth_data,  # auth_plugin_data
+    ))
 
 
 def _parse_server_greeting_general(payload: bytes) -> ServerGreeting:
@@ -418,12 +424,7 @@ def parse_client_first_packet(payload: bytes) -> SslRequest | HandshakeResponse4
     if len(payload) == _SSL_REQUEST_BYTES:
         if not capabilities & CLIENT_SSL:
             raise ProtocolError("32-byte client packet without CLIENT_SSL is no SSLRequest")
-        return SslRequest(
-            capabilities=capabilities,
-            max_packet_size=max_packet_size,
-            character_set=character_set,
-            mariadb_extended_capabilities=mariadb_extended,
-        )
+        return SslRequest(capabilities, max_packet_size, character_set, mariadb_extended)
     r = ByteReader(payload, _SSL_REQUEST_BYTES)
     username = _text(r.cstring("client username", _MAX_NAME_BYTES))
     if capabilities & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA:

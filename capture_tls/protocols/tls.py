@@ -45,11 +45,12 @@ import re
 import struct
 from collections import deque
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from capture_tls.bytereader import ByteReader, consume_prefix
 from capture_tls.errors import ProtocolError
 from capture_tls.limits import DEFAULT_LIMITS, Limits
+from capture_tls.protocols._frozen import dataclass_equality
 from capture_tls.protocols.mysql import NEED_DATA, NeedData
 
 __all__ = [
@@ -112,8 +113,8 @@ HELLO_RETRY_REQUEST_RANDOM: Final = bytes.fromhex(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ClientHello:
+@dataclass_equality
+class ClientHello(NamedTuple):
     legacy_version: int
     random: bytes  # 32 bytes; the key-log lookup key
     session_id: bytes
@@ -124,8 +125,8 @@ class ClientHello:
     extensions: tuple[tuple[int, bytes], ...]  # raw, in order
 
 
-@dataclass(frozen=True, slots=True)
-class ServerHello:
+@dataclass_equality
+class ServerHello(NamedTuple):
     legacy_version: int
     random: bytes
     session_id: bytes
@@ -135,8 +136,8 @@ class ServerHello:
     extensions: tuple[tuple[int, bytes], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Certificate:
+@dataclass_equality
+class Certificate(NamedTuple):
     certificates: tuple[bytes, ...]  # DER, as sent (leaf first)
     declared_count_exceeded: bool  # more than limits.max_certificates_per_chain were present
 
@@ -165,8 +166,8 @@ class ChangeCipherSpec:
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class EncryptedRecord:
+@dataclass_equality
+class EncryptedRecord(NamedTuple):
     """A record this stream cannot read: after ChangeCipherSpec, TLS 1.3 protected records,
     application data. `fragment` is kept only up to 2^14+256 bytes (a TLS record's bound)."""
 
@@ -443,8 +444,9 @@ class TlsStream:
                     or content_type == CONTENT_HEARTBEAT
                 ):
                     kept_end = min(end, start + _MAX_KEPT_FRAGMENT_BYTES)
-                    record = EncryptedRecord(content_type, (buf[pos + 1] << 8) | buf[pos + 2],
-                                             bytes(buf[start:kept_end]))
+                    record = _new_tuple(EncryptedRecord, (
+                        content_type, (buf[pos + 1] << 8) | buf[pos + 2],
+                        bytes(buf[start:kept_end])))
                     if end >= len(buf):
                         self._buf = b""
                         self._pos = 0
@@ -481,6 +483,8 @@ class TlsStream:
         else:
             self._pos = end
 
+
+_new_tuple = tuple.__new__
 
 # ChangeCipherSpec has no fields: one instance serves every record (0.16 us a record saved).
 _CHANGE_CIPHER_SPEC: Final = ChangeCipherSpec()
@@ -840,16 +844,17 @@ def _maybe_parse_client_hello_fast(body: bytes) -> ClientHello | None:
             if not data or data[0] != len(data) - 1 or data[0] & 1:
                 return None
             supported_versions = _u16_tuple(data[1:])
-    return ClientHello(
-        legacy_version=(body[0] << 8) | body[1],
-        random=body[2:34],
-        session_id=body[35:sid_end],
-        cipher_suites=_u16_tuple(body[sid_end + 2 : suites_end]),
-        sni=sni,
-        alpn=alpn,
-        supported_versions=supported_versions,
-        extensions=extensions,
-    )
+    # tuple.__new__, the fields in their order: 0.1 us instead of 0.5 for the keyword call.
+    return _new_tuple(ClientHello, (
+        (body[0] << 8) | body[1],  # legacy_version
+        body[2:34],  # random
+        body[35:sid_end],  # session_id
+        _u16_tuple(body[sid_end + 2 : suites_end]),  # cipher_suites
+        sni,
+        alpn,
+        supported_versions,
+        extensions,
+    ))
 
 
 def _maybe_parse_server_hello_fast(body: bytes) -> ServerHello | None:
@@ -871,15 +876,15 @@ def _maybe_parse_server_hello_fast(body: bytes) -> ServerHello | None:
             selected_version = (data[0] << 8) | data[1]
             break
     random = body[2:34]
-    return ServerHello(
-        legacy_version=legacy_version,
-        random=random,
-        session_id=body[35:sid_end],
-        cipher_suite=(body[sid_end] << 8) | body[sid_end + 1],
-        selected_version=selected_version,
-        is_hello_retry_request=random == HELLO_RETRY_REQUEST_RANDOM,
-        extensions=extensions,
-    )
+    return _new_tuple(ServerHello, (
+        legacy_version,
+        random,
+        body[35:sid_end],  # session_id
+        (body[sid_end] << 8) | body[sid_end + 1],  # cipher_suite
+        selected_version,
+        random == HELLO_RETRY_REQUEST_RANDOM,  # is_hello_retry_request
+        extensions,
+    ))
 
 
 def _maybe_parse_certificate12_fast(body: bytes, cap: int) -> Certificate | None:
@@ -898,7 +903,7 @@ def _maybe_parse_certificate12_fast(body: bytes, cap: int) -> Certificate | None
             return None
         certificates.append(body[i + 3 : cert_end])
         i = cert_end
-    return Certificate(tuple(certificates), False)
+    return _new_tuple(Certificate, (tuple(certificates), False))
 
 
 def starts_like_tls_record(data: bytes) -> bool:
