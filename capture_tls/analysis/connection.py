@@ -248,7 +248,7 @@ class ConnectionState:
         """After the report is made: keep only what the connection table needs."""
         self.server_certificates = self.client_certificates = None
         self.client_hello = self.server_hello = None
-        self.ladder = ()
+        self._ladder = []
         self.alerts = ()
 
     def finish_now(self) -> None:
@@ -474,8 +474,14 @@ class ConnectionState:
                 self._enter_tls13()
             return
         self.server_hello = ev
-        self._step(ts, sender, f"ServerHello ({tls.version_name(ev.selected_version)}, "
-                               f"{tls.cipher_suite_name(ev.cipher_suite)})")
+        label = _SERVER_HELLO_LABELS.get((ev.selected_version, ev.cipher_suite))
+        if label is None:
+            label = (f"ServerHello ({tls.version_name(ev.selected_version)}, "
+                     f"{tls.cipher_suite_name(ev.cipher_suite)})")
+            if len(_SERVER_HELLO_LABELS) >= _MAX_LABELS_KEPT:
+                _SERVER_HELLO_LABELS.clear()
+            _SERVER_HELLO_LABELS[(ev.selected_version, ev.cipher_suite)] = label
+        self._step(ts, sender, label)
         if ev.selected_version == 0x0304:
             if any(t == _EXT_PRE_SHARED_KEY for t, _ in ev.extensions):
                 self.resumed = True
@@ -679,6 +685,11 @@ class ConnectionState:
 
 
 _new_tuple = tuple.__new__
+
+# The ServerHello step's label per (version, cipher suite): one lookup instead of two and an
+# f-string (0.25 us a connection). Cleared when full: both values are the sender's choice.
+_SERVER_HELLO_LABELS: dict[tuple[int, int], str] = {}
+_MAX_LABELS_KEPT = 4096
 
 # What `_drain_tls` calls for each event type (the types are final: no subclasses to miss).
 _TLS_HANDLERS: dict[type, Callable[[ConnectionState, float, bool, str, Any], None]] = {
