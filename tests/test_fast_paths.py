@@ -428,3 +428,28 @@ def test_named_tuple_events_compare_like_frozen_dataclasses(value: tuple[object,
     # Another event type with the same items is not equal either.
     twin = type(cls.__name__ + "Twin", (cls,), {})(*value)
     assert twin != value and value != twin
+
+
+def _reference_valid_host_name(raw: bytes) -> str | None:
+    """tls._valid_host_name before its answers were remembered."""
+    if not 0 < len(raw) <= 253:
+        return None
+    for label in raw.split(b"."):
+        if tls._HOST_LABEL.fullmatch(label) is None:
+            return None
+    return raw.decode("ascii")
+
+
+def test_remembered_host_name_answers_equal_a_fresh_check() -> None:
+    names = [b"db", b"db-0.bench.example", b"-db", b"db-", b"a..b", b"", b"a" * 63,
+             b"a" * 64, b".".join([b"a" * 63] * 4)[:253], b"x" * 254, b"d\xc3\xa9j\xc3\xa0",
+             b"10.0.0.1", b"::1", b"my_service.local", b"db.", b"\x00", b"A-Z.09"]
+    rng = random.Random(3)
+    names += [bytes(rng.choice(b"ab-._\xff0") for _ in range(rng.randint(0, 12)))
+              for _ in range(300)]
+    for _ in range(2):  # once to fill the memo, once read from it
+        for raw in names:
+            assert tls._valid_host_name(raw) == _reference_valid_host_name(raw), raw
+    tls._HOST_NAMES.clear()
+    for raw in reversed(names):
+        assert tls._valid_host_name(raw) == _reference_valid_host_name(raw), raw

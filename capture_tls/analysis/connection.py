@@ -510,7 +510,8 @@ class ConnectionState:
             self.server_hello_done = True
             self._step(ts, sender, "ServerHelloDone")
         elif ev.msg_type != _HS_NEW_SESSION_TICKET:
-            name = _HANDSHAKE_NAMES.get(ev.msg_type, f"Handshake {ev.msg_type}")
+            # (the f-string only when the name is missing: it was made every time)
+            name = _HANDSHAKE_NAMES.get(ev.msg_type) or f"Handshake {ev.msg_type}"
             self._step(ts, sender, name)
 
     def _on_alert(self, ts: float, from_client: bool, sender: str, ev: tls.Alert) -> None:
