@@ -295,44 +295,38 @@ def parse_server_greeting(payload: bytes) -> ServerGreeting:
     return greeting if greeting is not None else _parse_server_greeting_general(payload)
 
 
-# After the server version's NUL: connection id, auth-plugin-data part 1, filler, lower
-# capability flags; then character set, status flags, upper capability flags, auth data
-# length, 6 reserved bytes, MariaDB's extended capabilities.
-_GREETING_FIXED: Final = struct.Struct("<I8sxH")
-_GREETING_MORE: Final = struct.Struct("<BHHB6xI")
-
 
 def _maybe_parse_server_greeting_fast(payload: bytes) -> ServerGreeting | None:
-    """The v10 greeting of a 4.1+ server by two precompiled Structs (3 us instead of 9
+    """The v10 greeting of a 4.1+ server by one precompiled Struct (1.3 us instead of 9
     through ByteReader); None for anything else (the general parser decides, in its words)."""
     n = len(payload)
     if n < 1 or payload[0] != 10:
         return None
-    nul = payload.find(b"\0", 1, min(n, 1 + _MAX_VERSION_BYTES + 1))
+    nul = payload.find(b"\0", 1, 2 + _MAX_VERSION_BYTES)
     p = nul + 1
-    if nul < 0 or n < p + _GREETING_FIXED.size + _GREETING_MORE.size:
+    if nul < 0 or n < p + _GREETING_ALL_BYTES:
         return None
-    connection_id, auth_data, capabilities = _GREETING_FIXED.unpack_from(payload, p)
-    p += _GREETING_FIXED.size
-    character_set, status_flags, upper, auth_data_len, extended = (
-        _GREETING_MORE.unpack_from(payload, p))
-    p += _GREETING_MORE.size
+    (connection_id, auth_data, capabilities, character_set, status_flags, upper,
+     auth_data_len, extended) = _GREETING_ALL.unpack_from(payload, p)
+    p += _GREETING_ALL_BYTES
     capabilities |= upper << 16
     if capabilities & CLIENT_SECURE_CONNECTION:
-        part2 = payload[p : p + min(max(13, auth_data_len - 8), n - p)]
+        # max(13, length - 8) bytes, or what is left (the slice stops at the end).
+        part2_len = auth_data_len - 8 if auth_data_len > 21 else 13
+        part2 = payload[p : p + part2_len]
         p += len(part2)
-        auth_data += part2[:-1] if part2.endswith(b"\0") else part2
+        auth_data += part2[:-1] if part2[-1:] == b"\0" else part2
     auth_plugin_name: str | None = None
     if capabilities & CLIENT_PLUGIN_AUTH and p < n:
         if n - p > _MAX_NAME_BYTES:
             return None
         name_nul = payload.find(b"\0", p)
-        auth_plugin_name = _text(payload[p:] if name_nul < 0 else payload[p:name_nul])
+        auth_plugin_name = _short_text(payload[p:] if name_nul < 0 else payload[p:name_nul])
     # tuple.__new__ with the fields in their order: 0.1 us instead of 0.55 for the keyword
     # call (the tests compare every field with the general parser's).
     return _new_tuple(ServerGreeting, (
         10,  # protocol_version
-        _text(payload[1:nul]),  # server_version
+        _short_text(payload[1:nul]),  # server_version
         connection_id,
         capabilities,
         character_set,
@@ -341,6 +335,28 @@ def _maybe_parse_server_greeting_fast(payload: bytes) -> ServerGreeting | None:
         None if capabilities & CLIENT_MYSQL else extended,  # mariadb_extended_capabilities
         auth_data,  # auth_plugin_data
     ))
+
+
+# After the server version's NUL: connection id, auth-plugin-data part 1, filler, lower
+# capability flags; then character set, status flags, upper capability flags, auth data
+# length, 6 reserved bytes, MariaDB's extended capabilities.
+_GREETING_ALL: Final = struct.Struct("<I8sxHBHHB6xI")
+_GREETING_ALL_BYTES: Final = _GREETING_ALL.size
+
+
+def _short_text(raw: bytes) -> str:
+    """`_text` of a server version or plugin name (at most _MAX_NAME_BYTES), remembered: a
+    capture's servers send few of them."""
+    text = _SHORT_TEXTS.get(raw)
+    if text is None:
+        if len(_SHORT_TEXTS) >= _MAX_SHORT_TEXTS:
+            _SHORT_TEXTS.clear()
+        text = _SHORT_TEXTS[raw] = _text(raw)
+    return text
+
+
+_SHORT_TEXTS: dict[bytes, str] = {}
+_MAX_SHORT_TEXTS: Final = 1024
 
 
 def _parse_server_greeting_general(payload: bytes) -> ServerGreeting:

@@ -377,9 +377,9 @@ class TlsStream:
                                 self._frag = None
                             else:
                                 self._frag_pos = mend
-                            return parse_handshake_message(
+                            return _parse_message(
                                 frag[p], frag[p + _HANDSHAKE_HEADER_BYTES : mend],
-                                tls13=self._tls13, limits=self._limits
+                                self._tls13, self._limits
                             )
                     # A message that continues in a later record: the reassembler's job.
                     self._frag = None
@@ -388,8 +388,8 @@ class TlsStream:
                     # (its buffered_bytes, read here without the property's call)
                     message = handshake.next_message()
                     if not isinstance(message, NeedData):
-                        return parse_handshake_message(
-                            message[0], message[1], tls13=self._tls13, limits=self._limits
+                        return _parse_message(
+                            message[0], message[1], self._tls13, self._limits
                         )
 
                 # Frame one record.
@@ -501,6 +501,14 @@ def parse_handshake_message(
     """One complete handshake message body -> its event; raises ProtocolError.
 
     `tls13` selects the TLS 1.3 form of Certificate and CertificateRequest."""
+    return _parse_message(msg_type, body, tls13, limits)
+
+
+def _parse_message(
+    msg_type: int, body: bytes, tls13: bool, limits: Limits
+) -> ClientHello | ServerHello | Certificate | CertificateRequest | HandshakeMessage:
+    """parse_handshake_message with positional arguments: TlsStream's call (keywords cost
+    0.1 us a message more, 8 messages a connection)."""
     if msg_type == HANDSHAKE_CLIENT_HELLO:
         return parse_client_hello(body)
     if msg_type == HANDSHAKE_SERVER_HELLO:
