@@ -453,3 +453,40 @@ def test_remembered_host_name_answers_equal_a_fresh_check() -> None:
     tls._HOST_NAMES.clear()
     for raw in reversed(names):
         assert tls._valid_host_name(raw) == _reference_valid_host_name(raw), raw
+
+
+# --- the hello fast paths' memo of extension blocks ----------------------------------------
+
+_MEMO_BLOCKS = [b"", _SNI, _ext(43, b"\x03\x04"), _ext(43, b"\x03\x04\x00"),
+                _ext(16, _vec(2, _vec(1, b"mysql"))) + _SNI,
+                _ext(43, _vec(1, b"\x03\x04\x03\x03")) + _ext(0xFF01, b"\0")]
+
+
+@pytest.mark.parametrize("block", _MEMO_BLOCKS)
+def test_remembered_extension_blocks_give_each_hello_its_own_fields(block: bytes) -> None:
+    """The same block behind hellos that differ everywhere else: each hello still gets its own
+    version, random, session id and suites, and the block's reading follows the legacy
+    version where the ServerHello has no supported_versions (the memo's key holds it)."""
+    tls._CLIENT_EXTENSIONS.clear()
+    tls._SERVER_EXTENSIONS.clear()
+    rng = random.Random(block)
+    for _ in range(3):
+        for version in (b"\x03\x03", b"\x03\x01"):
+            sid = bytes(rng.randrange(256) for _ in range(rng.choice((0, 32))))
+            head = version + rng.randbytes(32) + _vec(1, sid)
+            suites = _vec(2, rng.randbytes(2 * rng.randint(1, 4)))
+            ext = _vec(2, block) if block else b""
+            for body in (head + suites + b"\1\0" + ext, head + suites[2:4] + b"\0" + ext):
+                got = _outcome_of(tls.parse_client_hello, body)
+                assert got == _outcome_of(tls._parse_client_hello_general, body)
+            body = head + rng.randbytes(2) + b"\0" + ext
+            got = _outcome_of(tls.parse_server_hello, body)
+            assert got == _outcome_of(tls._parse_server_hello_general, body)
+    assert len(tls._CLIENT_EXTENSIONS) <= 1 or not block
+
+
+def _outcome_of(parse: Callable[[bytes], object], body: bytes) -> object:
+    try:
+        return parse(body)
+    except ProtocolError as exc:
+        return ("error", str(exc))

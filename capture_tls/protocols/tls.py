@@ -852,6 +852,20 @@ def _maybe_parse_client_hello_fast(body: bytes) -> ClientHello | None:
     comp_end = suites_end + 1 + body[suites_end]
     if comp_end == suites_end + 1 or n < comp_end:
         return None
+    # The extensions block and what is read from it, remembered per block: one client
+    # library sends the same block on every connection unless it carries a key share
+    # (2.5 us a TLS 1.2 ClientHello instead of 5).
+    block = body[comp_end:] if n - comp_end <= _MAX_REMEMBERED_BLOCK_BYTES else None
+    if block is not None:
+        known = _CLIENT_EXTENSIONS.get(block)
+        if known is not None:
+            return _new_tuple(ClientHello, (
+                (body[0] << 8) | body[1],  # legacy_version
+                body[2:34],  # random
+                body[35:sid_end],  # session_id
+                _u16_tuple(body[sid_end + 2 : suites_end]),  # cipher_suites
+                *known,  # sni, alpn, supported_versions, extensions
+            ))
     extensions = _maybe_extensions_fast(body, comp_end)
     if extensions is None:
         return None
@@ -875,6 +889,10 @@ def _maybe_parse_client_hello_fast(body: bytes) -> ClientHello | None:
             if not data or data[0] != len(data) - 1 or data[0] & 1:
                 return None
             supported_versions = _u16_tuple(data[1:])
+    if block is not None:
+        if len(_CLIENT_EXTENSIONS) >= _MAX_REMEMBERED_BLOCKS:
+            _CLIENT_EXTENSIONS.clear()
+        _CLIENT_EXTENSIONS[block] = (sni, alpn, supported_versions, extensions)
     # tuple.__new__, the fields in their order: 0.1 us instead of 0.5 for the keyword call.
     return _new_tuple(ClientHello, (
         (body[0] << 8) | body[1],  # legacy_version
@@ -895,17 +913,28 @@ def _maybe_parse_server_hello_fast(body: bytes) -> ServerHello | None:
     sid_end = 35 + body[34]
     if sid_end > 67 or n < sid_end + 3:
         return None
-    extensions = _maybe_extensions_fast(body, sid_end + 3)
-    if extensions is None:
-        return None
     legacy_version = (body[0] << 8) | body[1]
-    selected_version = legacy_version
-    for ext_type, data in extensions:
-        if ext_type == EXT_SUPPORTED_VERSIONS:
-            if len(data) != 2:
-                return None
-            selected_version = (data[0] << 8) | data[1]
-            break
+    # Remembered per (legacy version, extensions block), as for the ClientHello.
+    block = body[sid_end + 3 :] if n - sid_end - 3 <= _MAX_REMEMBERED_BLOCK_BYTES else None
+    known = None if block is None else _SERVER_EXTENSIONS.get((legacy_version, block))
+    if known is not None:
+        selected_version, extensions = known
+    else:
+        found = _maybe_extensions_fast(body, sid_end + 3)
+        if found is None:
+            return None
+        extensions = found
+        selected_version = legacy_version
+        for ext_type, data in extensions:
+            if ext_type == EXT_SUPPORTED_VERSIONS:
+                if len(data) != 2:
+                    return None
+                selected_version = (data[0] << 8) | data[1]
+                break
+        if block is not None:
+            if len(_SERVER_EXTENSIONS) >= _MAX_REMEMBERED_BLOCKS:
+                _SERVER_EXTENSIONS.clear()
+            _SERVER_EXTENSIONS[(legacy_version, block)] = (selected_version, extensions)
     random = body[2:34]
     return _new_tuple(ServerHello, (
         legacy_version,
@@ -916,6 +945,19 @@ def _maybe_parse_server_hello_fast(body: bytes) -> ServerHello | None:
         random == HELLO_RETRY_REQUEST_RANDOM,  # is_hello_retry_request
         extensions,
     ))
+
+
+# What the hello fast paths read from an extensions block, per block (ClientHello: SNI, ALPN,
+# supported_versions, extensions; ServerHello, per legacy version too: the selected version,
+# extensions). Only blocks the fast path accepted are kept, only blocks up to
+# _MAX_REMEMBERED_BLOCK_BYTES, at most _MAX_REMEMBERED_BLOCKS of each (cleared when full):
+# about 1 MiB at most.
+_CLIENT_EXTENSIONS: dict[
+    bytes, tuple[str | None, tuple[str, ...], tuple[int, ...], tuple[tuple[int, bytes], ...]]
+] = {}
+_SERVER_EXTENSIONS: dict[tuple[int, bytes], tuple[int, tuple[tuple[int, bytes], ...]]] = {}
+_MAX_REMEMBERED_BLOCK_BYTES: Final = 512
+_MAX_REMEMBERED_BLOCKS: Final = 1024
 
 
 def _maybe_parse_certificate12_fast(body: bytes, cap: int) -> Certificate | None:
