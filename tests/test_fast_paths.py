@@ -9,6 +9,7 @@ tests/reference_tls.py (the TlsStream before its fast paths) and the `_general` 
 
 from __future__ import annotations
 
+import itertools
 import random
 import struct
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable
 import pytest
 
 from capture_tls.errors import ProtocolError
+from capture_tls.limits import DEFAULT_LIMITS
 from capture_tls.protocols import mysql, tls
 from capture_tls.protocols.tls import NeedData, ServerHello, TlsStream
 from tests.reference_tls import ReferenceTlsStream
@@ -288,3 +290,203 @@ def test_built_server_hellos_at_the_boundaries(sid: bytes, exts: bytes | None) -
 def test_built_certificates_at_the_boundaries(certs: list[bytes]) -> None:
     body = _vec(3, b"".join(_vec(3, c) for c in certs))
     _compare_on_damage(tls.parse_certificate, tls._parse_certificate_general, body)
+
+
+# --- MySQL framing: the in-place reader against the bytearray one it replaced --------------
+
+
+class _ReferenceMysqlReader:
+    """MysqlPacketReader before the in-place fast path: every byte copied into a bytearray."""
+
+    def __init__(self, max_payload: int) -> None:
+        self._buf = bytearray()
+        self._max = max_payload
+        self._error: ProtocolError | None = None
+
+    def receive_data(self, data: bytes) -> None:
+        self._buf += data
+
+    def next_event(self) -> mysql.MysqlPacket | mysql.NeedData:
+        if self._error is not None:
+            raise self._error
+        buf = self._buf
+        if len(buf) < 4:
+            return mysql.NEED_DATA
+        length = buf[0] | (buf[1] << 8) | (buf[2] << 16)
+        if length > self._max:
+            self._error = ProtocolError(
+                f"MySQL packet declares {length} bytes, limit is {self._max}")
+            raise self._error
+        if len(buf) < 4 + length:
+            return mysql.NEED_DATA
+        packet = mysql.MysqlPacket(buf[3], bytes(buf[4 : 4 + length]))
+        del buf[: 4 + length]
+        return packet
+
+    def unconsumed(self) -> bytes:
+        rest = bytes(self._buf)
+        self._buf.clear()
+        return rest
+
+
+def _mysql_packet(seq: int, payload: bytes) -> bytes:
+    return len(payload).to_bytes(3, "little") + bytes([seq]) + payload
+
+
+_MYSQL_STREAM = (
+    _mysql_packet(0, b"\x0a8.0.36\x00" + bytes(60))
+    + _mysql_packet(1, b"")
+    + _mysql_packet(2, bytes(range(32)))
+    + _mysql_packet(3, b"\xff\x15\x04#28000denied")
+    + b"\x16\x03\x01\x00"  # a TLS record's start after the packets
+)
+
+
+def _mysql_outcome(reader: mysql.MysqlPacketReader | _ReferenceMysqlReader,
+                   chunks: Iterable[bytes], payload_only: bool, stop_after: int | None
+                   ) -> tuple[list[object], bytes]:
+    out: list[object] = []
+    for chunk in chunks:
+        reader.receive_data(chunk)
+        while stop_after is None or len(out) < stop_after:
+            try:
+                if payload_only and isinstance(reader, mysql.MysqlPacketReader):
+                    ev: object = reader.next_payload()
+                else:
+                    ev = reader.next_event()
+                    if payload_only and isinstance(ev, mysql.MysqlPacket):
+                        ev = ev.payload
+            except ProtocolError as exc:
+                out.append(("error", str(exc)))
+                return out, b""
+            if isinstance(ev, mysql.NeedData):
+                break
+            out.append(ev)
+    return out, reader.unconsumed()
+
+
+@pytest.mark.parametrize("payload_only", [False, True])
+@pytest.mark.parametrize("stop_after", [None, 1, 3])
+def test_mysql_reader_in_place_equals_bytearray_reader_at_every_split(
+        payload_only: bool, stop_after: int | None) -> None:
+    data = _MYSQL_STREAM
+    limit = DEFAULT_LIMITS.max_mysql_packet_bytes
+    for cut in range(len(data) + 1):
+        chunks = [data[:cut], data[cut:]]
+        got = _mysql_outcome(mysql.MysqlPacketReader(), chunks, payload_only, stop_after)
+        want = _mysql_outcome(_ReferenceMysqlReader(limit), chunks, payload_only, stop_after)
+        assert got == want, cut
+    one_by_one = [data[i : i + 1] for i in range(len(data))]
+    assert (_mysql_outcome(mysql.MysqlPacketReader(), one_by_one, payload_only, stop_after)
+            == _mysql_outcome(_ReferenceMysqlReader(limit), one_by_one, payload_only,
+                              stop_after))
+
+
+def test_mysql_reader_in_place_limit_and_random_chunks() -> None:
+    limit = DEFAULT_LIMITS.max_mysql_packet_bytes
+    rng = random.Random(7)
+    bogus = _MYSQL_STREAM[:90] + (limit + 1).to_bytes(3, "little") + b"\x05" + bytes(8)
+    for data in (_MYSQL_STREAM, bogus, _MYSQL_STREAM * 3):
+        for _ in range(200):
+            cuts = sorted(rng.sample(range(len(data) + 1), rng.randint(0, 6)))
+            edges = [0, *cuts, len(data)]
+            chunks = [data[a:b] for a, b in itertools.pairwise(edges)]
+            for payload_only in (False, True):
+                got = _mysql_outcome(mysql.MysqlPacketReader(), chunks, payload_only, None)
+                want = _mysql_outcome(_ReferenceMysqlReader(limit), chunks, payload_only, None)
+                assert got == want, chunks
+
+
+# --- events made as named tuples keep the frozen dataclasses' meaning ----------------------
+
+_EVENT_VALUES: list[object] = [
+    tls.ClientHello(0x0303, bytes(32), b"", (0x1301,), "db", ("h2",), (0x0304,), ((0, b""),)),
+    tls.ServerHello(0x0303, bytes(32), b"", 0x1301, 0x0304, False, ()),
+    tls.Certificate((b"\x30\x00",), False),
+    tls.EncryptedRecord(23, 0x0303, b"\x00" * 5),
+    mysql.ServerGreeting(10, "8.0.36", 1, 0xFFFF, 8, 2, "caching_sha2_password", None, b"x"),
+    mysql.SslRequest(0x0800 | 0x0200, 1 << 24, 33, None),
+]
+
+
+@pytest.mark.parametrize("value", _EVENT_VALUES, ids=lambda v: type(v).__name__)
+def test_named_tuple_events_compare_like_frozen_dataclasses(value: tuple[object, ...]) -> None:
+    cls = type(value)
+    same = cls(*value)
+    assert same == value and not same != value and hash(same) == hash(value)
+    as_tuple = tuple(value)
+    assert value != as_tuple and as_tuple != value
+    assert not value == as_tuple and not as_tuple == value
+    fields = cls._fields  # type: ignore[attr-defined]
+    assert repr(value).startswith(f"{cls.__name__}({fields[0]}=")
+    other = cls(*value[:-1], "changed")
+    assert other != value and not other == value
+    with pytest.raises(AttributeError):
+        setattr(value, fields[0], 0)
+    with pytest.raises(TypeError):
+        value < same  # noqa: B015
+    # Another event type with the same items is not equal either.
+    twin = type(cls.__name__ + "Twin", (cls,), {})(*value)
+    assert twin != value and value != twin
+
+
+def _reference_valid_host_name(raw: bytes) -> str | None:
+    """tls._valid_host_name before its answers were remembered."""
+    if not 0 < len(raw) <= 253:
+        return None
+    for label in raw.split(b"."):
+        if tls._HOST_LABEL.fullmatch(label) is None:
+            return None
+    return raw.decode("ascii")
+
+
+def test_remembered_host_name_answers_equal_a_fresh_check() -> None:
+    names = [b"db", b"db-0.bench.example", b"-db", b"db-", b"a..b", b"", b"a" * 63,
+             b"a" * 64, b".".join([b"a" * 63] * 4)[:253], b"x" * 254, b"d\xc3\xa9j\xc3\xa0",
+             b"10.0.0.1", b"::1", b"my_service.local", b"db.", b"\x00", b"A-Z.09"]
+    rng = random.Random(3)
+    names += [bytes(rng.choice(b"ab-._\xff0") for _ in range(rng.randint(0, 12)))
+              for _ in range(300)]
+    for _ in range(2):  # once to fill the memo, once read from it
+        for raw in names:
+            assert tls._valid_host_name(raw) == _reference_valid_host_name(raw), raw
+    tls._HOST_NAMES.clear()
+    for raw in reversed(names):
+        assert tls._valid_host_name(raw) == _reference_valid_host_name(raw), raw
+
+
+# --- the hello fast paths' memo of extension blocks ----------------------------------------
+
+_MEMO_BLOCKS = [b"", _SNI, _ext(43, b"\x03\x04"), _ext(43, b"\x03\x04\x00"),
+                _ext(16, _vec(2, _vec(1, b"mysql"))) + _SNI,
+                _ext(43, _vec(1, b"\x03\x04\x03\x03")) + _ext(0xFF01, b"\0")]
+
+
+@pytest.mark.parametrize("block", _MEMO_BLOCKS)
+def test_remembered_extension_blocks_give_each_hello_its_own_fields(block: bytes) -> None:
+    """The same block behind hellos that differ everywhere else: each hello still gets its own
+    version, random, session id and suites, and the block's reading follows the legacy
+    version where the ServerHello has no supported_versions (the memo's key holds it)."""
+    tls._CLIENT_EXTENSIONS.clear()
+    tls._SERVER_EXTENSIONS.clear()
+    rng = random.Random(block)
+    for _ in range(3):
+        for version in (b"\x03\x03", b"\x03\x01"):
+            sid = bytes(rng.randrange(256) for _ in range(rng.choice((0, 32))))
+            head = version + rng.randbytes(32) + _vec(1, sid)
+            suites = _vec(2, rng.randbytes(2 * rng.randint(1, 4)))
+            ext = _vec(2, block) if block else b""
+            for body in (head + suites + b"\1\0" + ext, head + suites[2:4] + b"\0" + ext):
+                got = _outcome_of(tls.parse_client_hello, body)
+                assert got == _outcome_of(tls._parse_client_hello_general, body)
+            body = head + rng.randbytes(2) + b"\0" + ext
+            got = _outcome_of(tls.parse_server_hello, body)
+            assert got == _outcome_of(tls._parse_server_hello_general, body)
+    assert len(tls._CLIENT_EXTENSIONS) <= 1 or not block
+
+
+def _outcome_of(parse: Callable[[bytes], object], body: bytes) -> object:
+    try:
+        return parse(body)
+    except ProtocolError as exc:
+        return ("error", str(exc))

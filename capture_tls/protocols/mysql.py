@@ -40,11 +40,12 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from capture_tls.bytereader import ByteReader, consume_prefix
 from capture_tls.errors import ProtocolError
 from capture_tls.limits import DEFAULT_LIMITS, Limits
+from capture_tls.protocols._frozen import dataclass_equality
 
 __all__ = [
     "CLIENT_CONNECT_ATTRS",
@@ -114,8 +115,8 @@ class MysqlPacket:
     payload: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class ServerGreeting:
+@dataclass_equality
+class ServerGreeting(NamedTuple):
     protocol_version: int  # 10
     server_version: str
     connection_id: int
@@ -133,8 +134,8 @@ class ServerGreeting:
         return bool(self.capabilities & CLIENT_SSL)
 
 
-@dataclass(frozen=True, slots=True)
-class SslRequest:
+@dataclass_equality
+class SslRequest(NamedTuple):
     capabilities: int
     max_packet_size: int
     character_set: int
@@ -175,7 +176,10 @@ class MysqlPacketReader:
     __slots__ = ("_buf", "_error", "_max_payload", "_pos")
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
-        self._buf = bytearray()
+        # bytes while it is one caller's chunk read in place (the greeting and the SSLRequest
+        # arrive whole, one segment each); a bytearray while bytes left over from one chunk
+        # are joined with the next.
+        self._buf: bytes | bytearray = b""
         self._pos = 0  # bytes of _buf already consumed
         self._max_payload = limits.max_mysql_packet_bytes
         self._error: ProtocolError | None = None
@@ -186,9 +190,33 @@ class MysqlPacketReader:
         return len(self._buf) - self._pos
 
     def receive_data(self, data: bytes) -> None:
-        self._buf += data
+        buf = self._buf
+        pos = self._pos
+        if pos >= len(buf):
+            # Nothing buffered: read the caller's bytes in place (no copy into a bytearray and
+            # out of it again).
+            self._buf = data if type(data) is bytes else bytes(data)
+            self._pos = 0
+        elif type(buf) is bytes:
+            joined = bytearray(memoryview(buf)[pos:])
+            joined += data
+            self._buf = joined
+            self._pos = 0
+        else:
+            buf += data
 
     def next_event(self) -> MysqlPacket | NeedData:
+        buf = self._buf
+        pos = self._pos
+        sequence_id = buf[pos + 3] if len(buf) - pos >= _HEADER_BYTES else 0
+        payload = self.next_payload()
+        if isinstance(payload, NeedData):
+            return NEED_DATA
+        return MysqlPacket(sequence_id, payload)
+
+    def next_payload(self) -> bytes | NeedData:
+        """`next_event` without its MysqlPacket (the payload only: what the connection reads;
+        0.3 us less a packet): the same framing, limit and errors."""
         if self._error is not None:
             raise self._error
         buf = self._buf
@@ -204,18 +232,26 @@ class MysqlPacketReader:
         end = pos + _HEADER_BYTES + length
         if len(buf) < end:
             return NEED_DATA
-        packet = MysqlPacket(buf[pos + 3], bytes(buf[pos + _HEADER_BYTES : end]))
-        self._consume_to(end)
-        return packet
+        if isinstance(buf, bytes):
+            payload = buf[pos + _HEADER_BYTES : end]
+            if end >= len(buf):
+                self._buf = b""  # the next chunk is read in place again
+                self._pos = 0
+            else:
+                self._pos = end
+        else:
+            payload = bytes(buf[pos + _HEADER_BYTES : end])
+            self._pos = consume_prefix(buf, end, _COMPACT_AFTER_BYTES)
+        return payload
 
     def unconsumed(self) -> bytes:
         rest = bytes(self._buf[self._pos :])
-        self._buf.clear()
+        self._buf = b""
         self._pos = 0
         return rest
 
-    def _consume_to(self, end: int) -> None:
-        self._pos = consume_prefix(self._buf, end, _COMPACT_AFTER_BYTES)
+
+_new_tuple = tuple.__new__
 
 
 def _is_printable_ascii(data: bytes | bytearray) -> bool:
@@ -259,50 +295,68 @@ def parse_server_greeting(payload: bytes) -> ServerGreeting:
     return greeting if greeting is not None else _parse_server_greeting_general(payload)
 
 
-# After the server version's NUL: connection id, auth-plugin-data part 1, filler, lower
-# capability flags; then character set, status flags, upper capability flags, auth data
-# length, 6 reserved bytes, MariaDB's extended capabilities.
-_GREETING_FIXED: Final = struct.Struct("<I8sxH")
-_GREETING_MORE: Final = struct.Struct("<BHHB6xI")
-
 
 def _maybe_parse_server_greeting_fast(payload: bytes) -> ServerGreeting | None:
-    """The v10 greeting of a 4.1+ server by two precompiled Structs (3 us instead of 9
+    """The v10 greeting of a 4.1+ server by one precompiled Struct (1.3 us instead of 9
     through ByteReader); None for anything else (the general parser decides, in its words)."""
     n = len(payload)
     if n < 1 or payload[0] != 10:
         return None
-    nul = payload.find(b"\0", 1, min(n, 1 + _MAX_VERSION_BYTES + 1))
+    nul = payload.find(b"\0", 1, 2 + _MAX_VERSION_BYTES)
     p = nul + 1
-    if nul < 0 or n < p + _GREETING_FIXED.size + _GREETING_MORE.size:
+    if nul < 0 or n < p + _GREETING_ALL_BYTES:
         return None
-    connection_id, auth_data, capabilities = _GREETING_FIXED.unpack_from(payload, p)
-    p += _GREETING_FIXED.size
-    character_set, status_flags, upper, auth_data_len, extended = (
-        _GREETING_MORE.unpack_from(payload, p))
-    p += _GREETING_MORE.size
+    (connection_id, auth_data, capabilities, character_set, status_flags, upper,
+     auth_data_len, extended) = _GREETING_ALL.unpack_from(payload, p)
+    p += _GREETING_ALL_BYTES
     capabilities |= upper << 16
     if capabilities & CLIENT_SECURE_CONNECTION:
-        part2 = payload[p : p + min(max(13, auth_data_len - 8), n - p)]
+        # max(13, length - 8) bytes, or what is left (the slice stops at the end).
+        part2_len = auth_data_len - 8 if auth_data_len > 21 else 13
+        part2 = payload[p : p + part2_len]
         p += len(part2)
-        auth_data += part2[:-1] if part2.endswith(b"\0") else part2
+        auth_data += part2[:-1] if part2[-1:] == b"\0" else part2
     auth_plugin_name: str | None = None
     if capabilities & CLIENT_PLUGIN_AUTH and p < n:
         if n - p > _MAX_NAME_BYTES:
             return None
         name_nul = payload.find(b"\0", p)
-        auth_plugin_name = _text(payload[p:] if name_nul < 0 else payload[p:name_nul])
-    return ServerGreeting(
-        protocol_version=10,
-        server_version=_text(payload[1:nul]),
-        connection_id=connection_id,
-        capabilities=capabilities,
-        character_set=character_set,
-        status_flags=status_flags,
-        auth_plugin_name=auth_plugin_name,
-        mariadb_extended_capabilities=None if capabilities & CLIENT_MYSQL else extended,
-        auth_plugin_data=auth_data,
-    )
+        auth_plugin_name = _short_text(payload[p:] if name_nul < 0 else payload[p:name_nul])
+    # tuple.__new__ with the fields in their order: 0.1 us instead of 0.55 for the keyword
+    # call (the tests compare every field with the general parser's).
+    return _new_tuple(ServerGreeting, (
+        10,  # protocol_version
+        _short_text(payload[1:nul]),  # server_version
+        connection_id,
+        capabilities,
+        character_set,
+        status_flags,
+        auth_plugin_name,
+        None if capabilities & CLIENT_MYSQL else extended,  # mariadb_extended_capabilities
+        auth_data,  # auth_plugin_data
+    ))
+
+
+# After the server version's NUL: connection id, auth-plugin-data part 1, filler, lower
+# capability flags; then character set, status flags, upper capability flags, auth data
+# length, 6 reserved bytes, MariaDB's extended capabilities.
+_GREETING_ALL: Final = struct.Struct("<I8sxHBHHB6xI")
+_GREETING_ALL_BYTES: Final = _GREETING_ALL.size
+
+
+def _short_text(raw: bytes) -> str:
+    """`_text` of a server version or plugin name (at most _MAX_NAME_BYTES), remembered: a
+    capture's servers send few of them."""
+    text = _SHORT_TEXTS.get(raw)
+    if text is None:
+        if len(_SHORT_TEXTS) >= _MAX_SHORT_TEXTS:
+            _SHORT_TEXTS.clear()
+        text = _SHORT_TEXTS[raw] = _text(raw)
+    return text
+
+
+_SHORT_TEXTS: dict[bytes, str] = {}
+_MAX_SHORT_TEXTS: Final = 1024
 
 
 def _parse_server_greeting_general(payload: bytes) -> ServerGreeting:
@@ -386,12 +440,7 @@ def parse_client_first_packet(payload: bytes) -> SslRequest | HandshakeResponse4
     if len(payload) == _SSL_REQUEST_BYTES:
         if not capabilities & CLIENT_SSL:
             raise ProtocolError("32-byte client packet without CLIENT_SSL is no SSLRequest")
-        return SslRequest(
-            capabilities=capabilities,
-            max_packet_size=max_packet_size,
-            character_set=character_set,
-            mariadb_extended_capabilities=mariadb_extended,
-        )
+        return SslRequest(capabilities, max_packet_size, character_set, mariadb_extended)
     r = ByteReader(payload, _SSL_REQUEST_BYTES)
     username = _text(r.cstring("client username", _MAX_NAME_BYTES))
     if capabilities & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA:
