@@ -54,6 +54,7 @@ __all__ = [
     "render_json",
     "render_json_entry",
     "render_jsonl_connection",
+    "render_jsonl_line",
     "render_jsonl_trailer",
     "report_to_dict",
     "trailer_to_dict",
@@ -188,6 +189,20 @@ def render_json_entry(conn: ConnectionReport) -> tuple[bytes, float, str, int, s
     it there cost the parent 0.17 ms a connection, which then held the whole run back."""
     return (connection_json(conn), conn.first_seen_ts, conn.client.ip, conn.client.port,
             conn.id, conn.mysql.username)
+
+
+def render_jsonl_line(conn: ConnectionReport) -> bytes:
+    """`render_jsonl_connection(conn)` and its newline, encoded in UTF-8: what a writer to a
+    UTF-8 binary stream needs. Straight from orjson's bytes, without the str made of them,
+    the newline joined to that, and the text layer's encoding back: 5.5 kB copied three
+    times less, 7 us a connection less (b200k's lines, process time, min of 9)."""
+    fast = _connection_with_fragments(conn, _COMPACT)
+    if fast is not None:
+        try:
+            return orjson.dumps(fast, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:
+            pass
+    return (_dumps(connection_to_dict(conn), indent=None) + "\n").encode("utf-8")
 
 
 def render_jsonl_connection(conn: ConnectionReport) -> str:
