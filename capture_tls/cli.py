@@ -349,7 +349,7 @@ def _run_analyze(
 
     flushed = [float("-inf")]
 
-    raw = _utf8_buffer(out) if fmt == "jsonl" else None
+    raw = _utf8_buffer(out) if fmt in ("jsonl", "json") else None
 
     def stream(conn: ConnectionReport) -> None:
         if redactor is not None:
@@ -482,7 +482,8 @@ def _run_analyze(
 
         write_html(report, write)
     elif fmt == "json":
-        write_json(report, write, store.fragments() if json_only else None)
+        write_json(report, write, store.fragments() if json_only else None,
+                   raw.write if raw is not None else None)
         write("\n")
     elif fmt == "jsonl":
         write(render_jsonl_trailer(report) + "\n")

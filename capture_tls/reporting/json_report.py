@@ -129,6 +129,7 @@ def write_json(
     report: Report,
     write: Callable[[str], object],
     fragments: Iterable[bytes] | None = None,
+    write_bytes: Callable[[bytes], object] | None = None,
 ) -> None:
     """`render_json(report)`, the same characters, written piece by piece: one connection
     at a time, so that `report.connections` may be a lazy sequence over reports on disk.
@@ -152,6 +153,9 @@ def write_json(
             write(text)
             return
         fragments = (connection_json(c) for c in report.connections)
+    if write_bytes is not None and fragments is not None:
+        _write_json_bytes(text, empty_tail, fragments, write_bytes)
+        return
     separator = '"connections": [\n    '
     first = True
     for fragment in fragments:
@@ -164,6 +168,22 @@ def write_json(
         write(text)
     else:
         write("\n  ]\n}")
+
+
+def _write_json_bytes(text: str, empty_tail: str, fragments: Iterable[bytes],
+                      write: Callable[[bytes], object]) -> None:
+    """`write_json`'s characters in UTF-8 to a binary writer: the fragments as they are
+    stored, without their decoding and the text layer's encoding back (5.5 kB a connection
+    twice)."""
+    separator = b'"connections": [\n    '
+    first = True
+    for fragment in fragments:
+        if first:
+            write(text[: -len(empty_tail)].encode("utf-8"))
+        write(separator + fragment.replace(b"\n", b"\n    "))
+        separator = b",\n    "
+        first = False
+    write(text.encode("utf-8") if first else b"\n  ]\n}")
 
 
 def connection_json(conn: ConnectionReport) -> bytes:
