@@ -279,17 +279,20 @@ class _ChainFacts:
     facts: tuple[CertificateFacts, ...]
     findings: tuple[Finding, ...]
     leaf_readable: bool
+    limits: Limits | None  # the entry's, so that its id (in the key) is not reused
     # The last judgement per intended host (name, source, CNAME chain; None: unknown), with
     # the options it was made with and the capture times (lo, hi) it holds for (`_verdicts`).
     spans: dict[tuple[str, str, tuple[str, ...]] | None,
                 tuple[AnalysisOptions, float, float, _Judgement]]
 
 
-_NO_CHAIN = _ChainFacts((), (), (), False, {})
+_NO_CHAIN = _ChainFacts((), (), (), False, None, {})
 # Distinct (chain, sender, limits) remembered; a capture shows a few. Each entry holds the
 # chain's DER and its parsed facts (a few kB), so 1,024 entries stay within a few MB.
 _MAX_CHAINS = 1024
-_CHAINS: dict[tuple[tuple[bytes, ...], str, Limits], _ChainFacts] = {}
+# Keyed by the limits' identity: their dataclass __hash__ (ten fields, in Python) cost 0.3 us
+# a connection; the entry holds the limits, so their id stays theirs while it is cached.
+_CHAINS: dict[tuple[tuple[bytes, ...], str, int], _ChainFacts] = {}
 
 
 def _chain_facts(chain: tuple[bytes, ...] | None, who: str, limits: Limits) -> _ChainFacts:
@@ -298,13 +301,13 @@ def _chain_facts(chain: tuple[bytes, ...] | None, who: str, limits: Limits) -> _
     and one shared tuple of facts, whose JSON the renderers keep."""
     if not chain:
         return _NO_CHAIN
-    key = (chain, who, limits)
+    key = (chain, who, id(limits))
     found = _CHAINS.get(key)
-    if found is None:
+    if found is None or found.limits is not limits:
         findings: list[Finding] = []
         facts = _facts(chain, who, limits, findings)
         readable = bool(facts) and facts[0].sha256 == hashlib.sha256(chain[0]).hexdigest()
-        found = _ChainFacts(chain, tuple(facts), tuple(findings), readable, {})
+        found = _ChainFacts(chain, tuple(facts), tuple(findings), readable, limits, {})
         if len(_CHAINS) >= _MAX_CHAINS:
             _CHAINS.clear()
         _CHAINS[key] = found
