@@ -497,8 +497,11 @@ def _analyze_chunk(job: _Job, reader: FastCaptureReader, res: _ChunkResult, log:
         number = int(report.id.rsplit(":", 1)[1])
         kind = where[0]
         counts = ((_TLS if report.tls is not None else 0)
-                  | (_PLAINTEXT if report.outcome == "plaintext" else 0)
-                  | (_ERRORS if any(f.severity == "error" for f in report.findings) else 0))
+                  | (_PLAINTEXT if report.outcome == "plaintext" else 0))
+        for f in report.findings:
+            if f.severity == "error":
+                counts |= _ERRORS
+                break
         emit((kind, number if kind == _AT_END else where[1].position, seq[0], number,
               report if render is None else render(report), counts))
         seq[0] += 1
