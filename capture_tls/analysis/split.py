@@ -487,7 +487,9 @@ def _run_chunk(job: _Job, emit: Callable[[_Record], None]) -> _ChunkResult:
 
 def _analyze_chunk(job: _Job, reader: FastCaptureReader, res: _ChunkResult, log: _EventLog,
                    emit: Callable[[_Record], None]) -> None:
-    where = [_IN_CHUNK, 0]
+    # The kind of position and the reader whose current packet index is a report's position:
+    # read when a report comes, not stored for every segment.
+    where: list[Any] = [_IN_CHUNK, reader]
     seq = [0]
     render = job.render
 
@@ -495,9 +497,12 @@ def _analyze_chunk(job: _Job, reader: FastCaptureReader, res: _ChunkResult, log:
         number = int(report.id.rsplit(":", 1)[1])
         kind = where[0]
         counts = ((_TLS if report.tls is not None else 0)
-                  | (_PLAINTEXT if report.outcome == "plaintext" else 0)
-                  | (_ERRORS if any(f.severity == "error" for f in report.findings) else 0))
-        emit((kind, number if kind == _AT_END else where[1], seq[0], number,
+                  | (_PLAINTEXT if report.outcome == "plaintext" else 0))
+        for f in report.findings:
+            if f.severity == "error":
+                counts |= _ERRORS
+                break
+        emit((kind, number if kind == _AT_END else where[1].position, seq[0], number,
               report if render is None else render(report), counts))
         seq[0] += 1
         log.hosts.append((number, report.client.ip, report.server.ip, report.server.port,
@@ -516,15 +521,12 @@ def _analyze_chunk(job: _Job, reader: FastCaptureReader, res: _ChunkResult, log:
     answers = res.answers
     max_records = job.options.limits.max_dns_records
     created = 0
-    i = -1
     # Positions are packet indices in the chunk (the reader's `position`): the segments of
     # reported connections are only counted by the reader (its quiet shortcut), so the
-    # segments seen here are not every packet.
-    i = -1
+    # segments seen here are not every packet. Read where an event needs one (a SYN, a new
+    # flow, a report), not for every segment.
     for ts, proto, addrs, sport, dport, seq_no, flags, payload, truncated in reader.segments(
             tracker.quiet):
-        i = reader.position
-        where[1] = i
         if sport == _DNS_PORT and payload:
             half = len(addrs) // 2
             if _add_answers(dns, answers, ts, proto, addrs[half:], payload):
@@ -539,14 +541,14 @@ def _analyze_chunk(job: _Job, reader: FastCaptureReader, res: _ChunkResult, log:
         if flags & 0x12 == _SYN:
             before = token(addrs, sport, dport)
             segment(ts, addrs, sport, dport, seq_no, flags, payload, truncated)
-            log.syns.append((i, (addrs, sport, dport),
+            log.syns.append((reader.position, (addrs, sport, dport),
                              before is None or token(addrs, sport, dport) is not before))
             log.full()
         else:
             segment(ts, addrs, sport, dport, seq_no, flags, payload, truncated)
         if tracker.created != created:
             created = tracker.created
-            log.opened.append((created, i, _pair((addrs, sport, dport))))
+            log.opened.append((created, reader.position, _pair((addrs, sport, dport))))
             log.full()
     res.segments = reader.packets
     res.created = created
@@ -585,7 +587,7 @@ def _analyze_chunk(job: _Job, reader: FastCaptureReader, res: _ChunkResult, log:
 
 
 def _lookahead(job: _Job, reader: FastCaptureReader, analysis: FrameAnalysis,
-               res: _ChunkResult, where: list[int]) -> None:
+               res: _ChunkResult, where: list[Any]) -> None:
     """Past the chunk's end: the segments of this chunk's connections still in handshake."""
     tracker = analysis.tracker
     dns = analysis.dns
@@ -598,12 +600,12 @@ def _lookahead(job: _Job, reader: FastCaptureReader, analysis: FrameAnalysis,
     lookup = tracker.lookup
     events = res.lookahead
     where[0] = _LOOKAHEAD
+    where[1] = more
     segments = more.segments(tracker.quiet)
     seen = -1  # segments looked at (the idle check's clock)
     try:
         for ts, proto, addrs, sport, dport, seq_no, flags, payload, truncated in segments:
             j = more.position
-            where[1] = j
             if sport == _DNS_PORT and payload:
                 half = len(addrs) // 2
                 if _add_answers(dns, None, ts, proto, addrs[half:], payload) or proto != _TCP:
@@ -800,6 +802,17 @@ class _Collector:
         self.plaintext += (counts & _PLAINTEXT) >> 1
         self.with_errors += (counts & _ERRORS) >> 2
         conn_id = f"{self.index}:{number}"
+        if isinstance(payload, bytes):
+            # json_report.render_jsonl_line: the same as a str line, in UTF-8.
+            prefix_b = f'{{"id":"{self.index}:{record[3]}"'.encode()
+            if not payload.startswith(prefix_b):
+                raise _Mismatch("a JSON Lines line does not start with its id")
+            if self.on_line is not None:
+                # Chunk 0's numbers are the file's: its lines go as they are (5.5 kB not
+                # copied twice).
+                self.on_line(payload if number == record[3] else
+                             f'{{"id":"{conn_id}"'.encode() + payload[len(prefix_b):])
+            return
         if isinstance(payload, str):
             # The line starts with its id (json_report.connection_to_dict): swap the number.
             prefix = f'{{"id":"{self.index}:{record[3]}"'
@@ -816,8 +829,9 @@ class _Collector:
             if not data.startswith(head):
                 raise _Mismatch("a connection's JSON does not start with its id")
             if self.on_line is not None:
-                self.on_line((f'{{\n  "id": "{conn_id}"'.encode() + data[len(head):], ts, ip,
-                              port, conn_id, user))
+                if number != record[3]:
+                    data = f'{{\n  "id": "{conn_id}"'.encode() + data[len(head):]
+                self.on_line((data, ts, ip, port, conn_id, user))
             return
         report = replace(payload, id=conn_id)
         if self.keep_reports:
