@@ -53,7 +53,6 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
-from OpenSSL import crypto
 
 from capture_tls.analysis.certificates import (
     CertificateParseError,
@@ -491,6 +490,10 @@ def _verify_with_openssl(
     found: list[str],
     notes: list[str],
 ) -> ChainResult:
+    # pyOpenSSL is loaded with the first chain verified against a CA file (35 ms of every
+    # start otherwise; without --ca nothing here needs it).
+    from OpenSSL import crypto
+
     store = crypto.X509Store()
     for anchor in anchors:
         try:

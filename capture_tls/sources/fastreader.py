@@ -31,9 +31,9 @@ The file is read in chunks (`chunk_size`, 512 KiB by default) into one `bytes` b
 records are walked with precompiled `struct.Struct.unpack_from` on that buffer, and frames and
 payloads are slices of it. A record that runs past the end of the buffer is completed by
 reading the buffer's tail again at the start of the next chunk (`_refill`; joining the tail to
-the chunk copied every chunk twice), so memory holds at most one chunk plus one record (a pcapng block is bounded by `_MAX_BLOCK_BYTES`): flat, whatever
-the file size. There is no per-packet `read()` and no per-packet object besides the yielded
-tuple and its payload slice.
+the chunk copied every chunk twice), so memory holds at most one chunk plus one record (a
+pcapng block is bounded by `_MAX_BLOCK_BYTES`): flat, whatever the file size. There is no
+per-packet `read()` and no per-packet object besides the yielded tuple and its payload slice.
 
 `segments()` fuses the record loop with header decoding: Ethernet, Linux cooked v1 (SLL) and
 v2 (SLL2) carrying IPv4 without options (IHL 5, not a fragment) or IPv6 without extension
