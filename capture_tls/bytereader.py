@@ -25,6 +25,25 @@ def consume_prefix(buf: bytearray, end: int, compact_after_bytes: int) -> int:
     return end
 
 
+def append_unread(
+    buf: bytes | bytearray, pos: int, data: bytes | bytearray | memoryview
+) -> tuple[bytes | bytearray, int]:
+    """The sans-I/O readers' buffer after `receive_data(data)`: (buffer, read position).
+
+    With nothing unread the caller's bytes become the buffer as they are, read in place (no
+    copy into a bytearray and out of it again per record or packet); the unread rest of such
+    a buffer is copied into a bytearray only when more bytes must be joined to it; a bytearray
+    grows in place."""
+    if pos >= len(buf):
+        return (data if type(data) is bytes else bytes(data)), 0
+    if type(buf) is bytes:
+        joined = bytearray(memoryview(buf)[pos:])
+        joined += data
+        return joined, 0
+    buf += data
+    return buf, pos
+
+
 class ByteReader:
     __slots__ = ("_data", "_end", "_pos")
 

@@ -42,7 +42,7 @@ import struct
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
-from capture_tls.bytereader import ByteReader, consume_prefix
+from capture_tls.bytereader import ByteReader, append_unread, consume_prefix
 from capture_tls.errors import ProtocolError
 from capture_tls.limits import DEFAULT_LIMITS, Limits
 from capture_tls.protocols._frozen import dataclass_equality
@@ -190,20 +190,7 @@ class MysqlPacketReader:
         return len(self._buf) - self._pos
 
     def receive_data(self, data: bytes) -> None:
-        buf = self._buf
-        pos = self._pos
-        if pos >= len(buf):
-            # Nothing buffered: read the caller's bytes in place (no copy into a bytearray and
-            # out of it again).
-            self._buf = data if type(data) is bytes else bytes(data)
-            self._pos = 0
-        elif type(buf) is bytes:
-            joined = bytearray(memoryview(buf)[pos:])
-            joined += data
-            self._buf = joined
-            self._pos = 0
-        else:
-            buf += data
+        self._buf, self._pos = append_unread(self._buf, self._pos, data)
 
     def next_event(self) -> MysqlPacket | NeedData:
         buf = self._buf
