@@ -70,6 +70,12 @@ three processes 210 MiB: the forked workers share their inherited pages); the la
 process 77 MiB against 86 MiB. With other jobs keeping both vCPUs busy, two processes gain
 nothing: they need the second vCPU.
 
+2026-12-08, after the per-connection work got cheaper (the same machine kind, quiet): one
+process 4.0-4.5 s on the pcap (its SHA-256 child 1.1 s of CPU on the other core), two 3.2-3.35 s
+(1.3x): the workers 4.3-4.7 s of CPU together, the parent 1.5 s (1.0 s the SHA-256). Two
+processes beat one by at most 2W / (W + H) with W the analysis and H the hash, since one
+process already hashes on the second core; against one process on one core, 1.8x.
+
 Residual differences from one process (none in realistic captures; the tests compare
 every sample and generated captures at many split points):
 - Expiry sweeps (`ConnectionTracker.expire_idle`) run every 65,536 new-flow segments of each
