@@ -7,7 +7,7 @@ import math
 import random
 from datetime import UTC, datetime
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from capture_tls.analysis.report_builder import iso_utc
@@ -46,3 +46,28 @@ def test_random_times_and_half_microseconds() -> None:
 @given(st.floats(allow_nan=True, allow_infinity=True))
 def test_any_float(ts: float) -> None:
     assert iso_utc(ts) == _reference(ts)
+
+
+_LADDER_TIMES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-1e6, max_value=1e10),
+    st.integers(0, 2_000_000_000).map(lambda s: s + 0.9999995),  # rounds into the next second
+    st.sampled_from([0.0, -0.0, 253402300799.0, 253402300799.9999996, -62135596800.0]),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(first=st.floats(min_value=0.0, max_value=4e9),
+       offsets=st.lists(st.floats(min_value=0.0, max_value=2.0), max_size=14),
+       odd=st.lists(_LADDER_TIMES, max_size=3))
+def test_ladder_times_are_iso_utc(first: float, offsets: list[float], odd: list[float]) -> None:
+    """The ladder's fast comprehension (steps within one second) and its general path (any
+    other steps) give every step the time `iso_utc` gives it."""
+    from capture_tls.analysis.report_builder import _ladder
+
+    for times in ([first + o for o in offsets], [first + o for o in offsets] + odd, odd):
+        steps = tuple((t, "client" if i % 2 else "server", f"step {i}")
+                      for i, t in enumerate(times))
+        got = _ladder(steps)
+        assert [s.time for s in got] == [iso_utc(t) for t in times]
+        assert [(s.sender, s.label) for s in got] == [(s[1], s[2]) for s in steps]

@@ -81,14 +81,18 @@ def iso_utc(ts: float) -> str:
         elif us < 0:
             us += 1_000_000
             sec -= 1
-        prefix = _SECONDS.get(sec)
-        if prefix is None:
-            if len(_SECONDS) >= _MAX_SECONDS_CACHED:
-                _SECONDS.clear()
-            prefix = _SECONDS[sec] = _iso_second(utc_datetime(sec))
+        prefix = _SECONDS.get(sec) or _second_prefix(sec)
         return prefix + _MILLIS[us // 1000] + _MICROS_Z[us % 1000]
     d = utc_datetime(ts)
     return f"{_iso_second(d)}.{d.microsecond:06d}Z"
+
+
+def _second_prefix(sec: int) -> str:
+    """"YYYY-MM-DDTHH:MM:SS" of a whole second since the epoch, remembered (bounded)."""
+    if len(_SECONDS) >= _MAX_SECONDS_CACHED:
+        _SECONDS.clear()
+    prefix = _SECONDS[sec] = _iso_second(utc_datetime(sec))
+    return prefix
 
 
 def _iso_second(d: datetime) -> str:
@@ -187,11 +191,7 @@ def _ladder(steps: tuple[tuple[float, str, str], ...]) -> tuple[HandshakeStep, .
     first = steps[0][0]
     if 0.0 <= first < _LAST_SECOND:
         sec = int(first)
-        prefix = _SECONDS.get(sec)
-        if prefix is None:
-            if len(_SECONDS) >= _MAX_SECONDS_CACHED:
-                _SECONDS.clear()
-            prefix = _SECONDS[sec] = _iso_second(utc_datetime(sec))
+        prefix = _SECONDS.get(sec) or _second_prefix(sec)
         new = tuple.__new__
         millis, micros = _MILLIS, _MICROS_Z
         try:
@@ -209,37 +209,12 @@ def _ladder(steps: tuple[tuple[float, str, str], ...]) -> tuple[HandshakeStep, .
 
 
 def _ladder_general(steps: tuple[tuple[float, str, str], ...]) -> tuple[HandshakeStep, ...]:
-    """`_ladder` for any steps: `iso_utc` inlined, the second's prefix looked up once per
-    second, the fraction from two tables."""
-    out: list[HandshakeStep] = []
-    append = out.append
+    """`_ladder` for any steps (a ladder that crosses a second, damaged times): rare, so each
+    step's time is simply `iso_utc`'s."""
     new = tuple.__new__
-    modf = math.modf
-    last_sec: int | None = None
-    prefix = ""
-    for ts, sender, label in steps:
-        if _FIRST_SECOND <= ts < _LAST_SECOND:
-            frac, whole = modf(ts)
-            us = round(frac * 1e6)
-            sec = int(whole)
-            if us >= 1_000_000:
-                us -= 1_000_000
-                sec += 1
-            elif us < 0:
-                us += 1_000_000
-                sec -= 1
-            if sec != last_sec:
-                found = _SECONDS.get(sec)
-                if found is None:
-                    if len(_SECONDS) >= _MAX_SECONDS_CACHED:
-                        _SECONDS.clear()
-                    found = _SECONDS[sec] = _iso_second(utc_datetime(sec))
-                prefix, last_sec = found, sec
-            time = prefix + _MILLIS[us // 1000] + _MICROS_Z[us % 1000]
-        else:
-            time = iso_utc(ts)
-        append(new(HandshakeStep, (time, "client" if sender == "client" else "server", label)))
-    return tuple(out)
+    return tuple([new(HandshakeStep, (iso_utc(ts), "client" if sender == "client" else "server",
+                                      label))
+                  for ts, sender, label in steps])
 
 
 # Immutable parts many connections have alike, one object each (the renderers cache their
