@@ -409,15 +409,20 @@ def _run_analyze(
             # --redact, which needs the reports, and --export-certs likewise).
             render: Any = None
             take: Any = None
+            entries: dict[str, Any] = {}
             if fmt == "jsonl" and redactor is None and export_dir is None:
                 if raw is not None:
                     render, take = render_jsonl_line, write_raw
                 else:
                     render, take = render_jsonl_connection, write_line
             elif json_only:
-                render, take = render_json_entry, lambda entry: store.add_encoded(*entry)
+                # The workers write the entries to files the store adopts.
+                from capture_tls.reporting.json_report import rename_json_entry
+
+                render = render_json_entry
+                entries = {"entry_store": store, "rename_entry": rename_json_entry}
             analyze = functools.partial(analyze_file_split, jobs=jobs, render_line=render,
-                                        on_line=take)
+                                        on_line=take, **entries)
         # JSON Lines streams each report and keeps none: flat memory on any capture.
         collect: Callable[[ConnectionReport], None] = store.add
         if fmt == "jsonl":

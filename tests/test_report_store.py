@@ -42,6 +42,8 @@ from capture_tls.reporting.export import export_files
 from capture_tls.reporting.html_report import render_html, write_html
 from capture_tls.reporting.json_report import (
     connection_json,
+    json_entry_id,
+    rename_json_entry,
     render_json,
     render_jsonl_connection,
     render_jsonl_trailer,
@@ -300,6 +302,36 @@ def test_adopted_segments_sort_as_one_store(tmp_path: Path) -> None:
         assert list(parent.reports(parent.order(parts[3], by_id=False))) == sorted(
             conns[71:], key=lambda c: (c.first_seen_ts, c.client.ip, c.client.port))
     assert not os.path.exists(directory)
+
+
+def test_adopting_some_reports_under_other_ids(tmp_path: Path) -> None:
+    """adopt(keep=...): only the reports kept, in the order given, with their new ids; the
+    renamed ones are read back through the rename function (the JSON entries of a split
+    file's later chunks), the others as stored."""
+    conns = synthetic(60)
+    with ReportStore(connection_json) as parent:
+        worker = ReportStore(connection_json, directory=parent.spill_directory(), named=True)
+        for conn in conns:
+            worker.add(conn)
+        keep = [(p, conns[p].id if p % 3 else f"7:{1000 + p}") for p in range(59, -1, -2)]
+        part = parent.adopt(worker.segment(), keep, rename_json_entry)
+        assert len(part) == 30
+        assert [parent.id_at(p) for p in part] == [i for _p, i in keep]
+        for position, (p, conn_id) in zip(part, keep, strict=True):
+            data = parent.read(position)
+            expected = connection_json(dataclasses.replace(conns[p], id=conn_id))
+            assert data == expected
+            assert json_entry_id(data) == conn_id
+        assert sorted(parent.id_at(p) for p in parent.order()) == sorted(i for _p, i in keep)
+        # Another id needs a rename function.
+        other = ReportStore(connection_json, directory=parent.spill_directory(), named=True)
+        other.add(conns[0])
+        with pytest.raises(ValueError, match="rename"):
+            parent.adopt(other.segment(), [(0, "9:9")])
+    # Entries that do not start with an id are not renamed.
+    with pytest.raises(ValueError):
+        rename_json_entry(b'{\n  "not_id": "0:1"\n}', "0:2")
+    assert json_entry_id(b'{\n  "id": "a\\"b"\n}') is None
 
 
 def test_spill_input_returns_an_index_not_reports(tmp_path: Path) -> None:

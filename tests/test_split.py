@@ -18,8 +18,14 @@ from bench.gen_capture import generate_capture
 from capture_tls.analysis.inject import read_keylog_file
 from capture_tls.analysis.options import AnalysisOptions
 from capture_tls.analysis.pipeline import InputResult, analyze_file
+from capture_tls.analysis.report_store import ReportStore
 from capture_tls.analysis.split import SPLIT_MIN_BYTES_ENV, analyze_file_split, plan_split
-from capture_tls.reporting.json_report import render_jsonl_connection
+from capture_tls.reporting.json_report import (
+    connection_json,
+    rename_json_entry,
+    render_json_entry,
+    render_jsonl_connection,
+)
 from tests.samples import LAB_PORTS, MATRIX_PORTS, ODD_PORT, ROOT, SAMPLES, SAMPLES_DIR
 
 PORTS = frozenset({3306, *LAB_PORTS, ODD_PORT, *MATRIX_PORTS})
@@ -284,3 +290,58 @@ def test_chunks_analyzed_again_for_dns_run_in_processes() -> None:
     assert info["fallback"] is None
     assert info["reruns"] >= 2
     assert_same(one, result, lines)
+
+
+def _entries_split(path: Path, options: AnalysisOptions, jobs: int, **kw: Any
+                   ) -> tuple[InputResult, list[bytes], dict[str, Any]]:
+    """`--format json` over processes: the workers' entries adopted by a ReportStore."""
+    info: dict[str, Any] = {}
+    with ReportStore(connection_json) as store:
+        result = analyze_file_split(str(path), 0, options, store.add, keep_reports=False,
+                                    jobs=jobs, min_bytes=0, info=info,
+                                    render_line=render_json_entry, entry_store=store,
+                                    rename_entry=rename_json_entry, **kw)
+        return result, list(store.fragments()), info
+
+
+def _one_process_entries(path: Path, options: AnalysisOptions) -> tuple[InputResult, list[bytes]]:
+    result = analyze_file(str(path), 0, options)
+    return result, [connection_json(c) for c in result.connections]
+
+
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_workers_json_entries_adopted_by_the_store(generated: dict[str, Path], fmt: str) -> None:
+    """The entries stay in the workers' files; the parent's store adopts the kept ones
+    under their renumbered ids: the same JSON, in the same order, as one process."""
+    path = generated[fmt]
+    options = AnalysisOptions(ports=PORTS)
+    expected, entries = _one_process_entries(path, options)
+    assert len(entries) == 250
+    for jobs, processes in ((2, True), (5, False), (16, True)):
+        result, got, info = _entries_split(path, options, jobs, processes=processes)
+        assert info["fallback"] is None and info["chunks"] == jobs
+        assert info["discarded"] > 0
+        assert got == entries
+        assert (result.reported, result.tls, result.plaintext, result.with_errors) == (
+            expected.reported, expected.tls, expected.plaintext, expected.with_errors)
+        assert result.connections == []  # nothing came to the parent but the counts
+
+
+def test_workers_json_entries_with_reruns_and_fallback(generated: dict[str, Path]) -> None:
+    """Chunks analyzed again (DNS answers of an earlier chunk) adopt the entries of their
+    second run; a cut inside a record falls back to one process with nothing adopted twice."""
+    dns = SAMPLES_DIR / "tls12-mismatch.pcap"
+    options = options_for(dns)
+    _expected, entries = _one_process_entries(dns, options)
+    for processes in (True, False):
+        _result, got, info = _entries_split(dns, options, 9, processes=processes)
+        assert info["fallback"] is None and info["reruns"] >= 2
+        assert got == entries
+    path = generated["pcap"]
+    options = AnalysisOptions(ports=PORTS)
+    _expected, entries = _one_process_entries(path, options)
+    offsets = record_offsets(path)
+    inside = offsets[len(offsets) // 2] + 5
+    _result, got, info = _entries_split(path, options, 2, processes=True, split_at=(inside,))
+    assert info["fallback"] is not None
+    assert got == entries

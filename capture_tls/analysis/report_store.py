@@ -257,6 +257,10 @@ class ReportStore:
         self._odd_ids: dict[int, str] = {}
         self._orders: dict[bool, array[int]] = {}
         self._spill_dir: tempfile.TemporaryDirectory[str] | None = None
+        # Adopted reports stored under another id than theirs (`adopt(keep=...)`): read back
+        # through `_rename(data, id)`.
+        self._renamed: set[int] = set()
+        self._rename: Callable[[bytes, str], bytes] | None = None
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -305,6 +309,19 @@ class ReportStore:
             self._ips.append(ip)
         cols.ip.append(ip_id)
         cols.port.append(port)
+        self._append_id(conn_id)
+        if user is None:
+            cols.user.append(_NO_USER)
+        else:
+            user_id = self._user_ids.get(user)
+            if user_id is None:
+                user_id = self._user_ids[user] = len(self._users)
+                self._users.append(user)
+            cols.user.append(user_id)
+        self._orders.clear()
+
+    def _append_id(self, conn_id: str) -> None:
+        cols = self._cols
         head, sep, tail = conn_id.partition(":")
         if sep and head.isdigit() and tail.isdigit() and head.isascii() and tail.isascii() \
                 and str(int(head)) == head and str(int(tail)) == tail \
@@ -316,15 +333,6 @@ class ReportStore:
             self._odd_ids[key] = conn_id
             cols.id_input.append(_OTHER_ID)
             cols.id_number.append(key)
-        if user is None:
-            cols.user.append(_NO_USER)
-        else:
-            user_id = self._user_ids.get(user)
-            if user_id is None:
-                user_id = self._user_ids[user] = len(self._users)
-                self._users.append(user)
-            cols.user.append(user_id)
-        self._orders.clear()
 
     # -- other processes -------------------------------------------------------------------
 
@@ -356,23 +364,20 @@ class ReportStore:
         self._writer = None
         self._path = None
         self._cols = _Columns()
+        self._renamed = set()
         return segment
 
-    def adopt(self, segment: StoreSegment) -> range:
+    def adopt(self, segment: StoreSegment, keep: Sequence[tuple[int, str]] | None = None,
+              rename: Callable[[bytes, str], bytes] | None = None) -> range:
         """Take over another process's store: its file (opened, then unlinked) and its index.
-        The positions of its reports among this store's, in the order they were added."""
-        self._flush()
-        if self._writer is None and not self._files:
-            self._files.append(open(os.devnull, "rb"))  # file 0 stays the (absent) own file
-        f = open(segment.path, "rb")
-        try:
-            os.unlink(segment.path)
-        except OSError:
-            pass
-        self._files.append(f)
-        file_no = len(self._files) - 1
-        if file_no > 0xFFFF:
-            raise RuntimeError("more than 65535 spill files")
+        The positions of its reports among this store's, in the order they were added.
+
+        `keep`: only these of its reports, in this order, as (position in the segment, id);
+        a report whose id is not the one it was stored with is read back through
+        `rename(data, id)` (capture_tls.analysis.split: a worker's JSON, renumbered)."""
+        if keep is not None:
+            return self._adopt_some(segment, keep, rename)
+        file_no = self._adopt_file(segment.path)
         start = len(self._cols.ts)
         ip_map = [self._ip_id(ip) for ip in segment.ips]
         user_map = [self._user_id(u) for u in segment.users]
@@ -393,6 +398,51 @@ class ReportStore:
         cols.length.extend(segment.length)
         self._orders.clear()
         return range(start, len(cols.ts))
+
+    def _adopt_some(self, segment: StoreSegment, keep: Sequence[tuple[int, str]],
+                    rename: Callable[[bytes, str], bytes] | None) -> range:
+        file_no = self._adopt_file(segment.path)
+        cols = self._cols
+        start = len(cols.ts)
+        ip_map = [self._ip_id(ip) for ip in segment.ips]
+        user_map = [self._user_id(u) for u in segment.users]
+        renamed = self._renamed
+        for position, conn_id in keep:
+            cols.ts.append(segment.ts[position])
+            cols.ip.append(ip_map[segment.ip[position]])
+            cols.port.append(segment.port[position])
+            user = segment.user[position]
+            cols.user.append(_NO_USER if user == _NO_USER else user_map[user])
+            cols.file.append(file_no)
+            cols.offset.append(segment.offset[position])
+            cols.length.append(segment.length[position])
+            inp, number = segment.id_input[position], segment.id_number[position]
+            stored = (segment.odd_ids[number] if inp == _OTHER_ID else f"{inp}:{number}")
+            self._append_id(conn_id)
+            if stored != conn_id:
+                if rename is None or (self._rename is not None and rename is not self._rename):
+                    raise ValueError("adopt: a report under another id needs one rename "
+                                     "function for the store")
+                self._rename = rename
+                renamed.add(len(cols.ts) - 1)
+        self._orders.clear()
+        return range(start, len(cols.ts))
+
+    def _adopt_file(self, path: str) -> int:
+        """Open (then unlink) another process's file as one of this store's."""
+        self._flush()
+        if self._writer is None and not self._files:
+            self._files.append(open(os.devnull, "rb"))  # file 0 stays the (absent) own file
+        f = open(path, "rb")
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        self._files.append(f)
+        file_no = len(self._files) - 1
+        if file_no > 0xFFFF:
+            raise RuntimeError("more than 65535 spill files")
+        return file_no
 
     def _ip_id(self, ip: str) -> int:
         ip_id = self._ip_ids.get(ip)
@@ -427,6 +477,9 @@ class ReportStore:
         data = os.pread(fd, length, cols.offset[position])
         if len(data) != length:
             raise OSError(f"spill file cut short: {len(data)} of {length} bytes")
+        if position in self._renamed:
+            assert self._rename is not None
+            return self._rename(data, self.id_at(position))
         return data
 
     def order(self, positions: range | None = None, *, by_id: bool = True) -> array[int]:

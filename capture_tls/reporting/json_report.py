@@ -50,7 +50,9 @@ from capture_tls.analysis.model import (
 __all__ = [
     "connection_json",
     "connection_to_dict",
+    "json_entry_id",
     "load_schema",
+    "rename_json_entry",
     "render_json",
     "render_json_entry",
     "render_jsonl_connection",
@@ -209,6 +211,31 @@ def render_json_entry(conn: ConnectionReport) -> tuple[bytes, float, str, int, s
     it there cost the parent 0.17 ms a connection, which then held the whole run back."""
     return (connection_json(conn), conn.first_seen_ts, conn.client.ip, conn.client.port,
             conn.id, conn.mysql.username)
+
+
+_ENTRY_HEAD = b'{\n  "id": "'
+
+
+def json_entry_id(data: bytes) -> str | None:
+    """The id a `connection_json` entry starts with (None: it does not start with one)."""
+    if not data.startswith(_ENTRY_HEAD):
+        return None
+    end = data.find(b'"', len(_ENTRY_HEAD))
+    if end < 0:
+        return None
+    body = data[len(_ENTRY_HEAD) : end]
+    if b"\\" in body:
+        return None  # escaped: never one of the ids capture-tls makes
+    return body.decode("utf-8", "replace")
+
+
+def rename_json_entry(data: bytes, conn_id: str) -> bytes:
+    """A `connection_json` entry under another id (the renumbered reports of a split file's
+    later chunks: analysis.split)."""
+    if json_entry_id(data) is None:
+        raise ValueError("a connection's JSON does not start with its id")
+    end = data.find(b'"', len(_ENTRY_HEAD))
+    return _ENTRY_HEAD + orjson.dumps(conn_id)[1:] + data[end + 1 :]
 
 
 def render_jsonl_line(conn: ConnectionReport) -> bytes:
