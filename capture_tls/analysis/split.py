@@ -45,7 +45,10 @@ position (the segment that completed it: (chunk, index in the chunk); a foreign 
 before the chunk owner's at the same segment; at the end of the input after all others, by
 number), and the parent merges the workers' streams by it: JSON Lines come out in the
 one-process order. Worker 0's reports completed inside its chunk are certain at once and are
-streamed as they come; the other workers spool theirs to a temporary file.
+streamed as they come; the other workers spool theirs to a temporary file. For --format
+json the reports themselves never come to the parent: each worker writes its JSON entries
+to a report-store file and sends only where each is; the parent's store adopts the kept
+ones, renumbered (their ids rewritten as they are read back).
 
 DNS. A worker of chunk k > 0 has not seen the DNS answers of the earlier chunks. When those
 answers would change the intended host of one of its reports (`choose_intended_host` with and
@@ -1175,12 +1178,14 @@ def _merge(path: str, index: int, options: AnalysisOptions, plan: SplitPlan,
     for _key, record, number, k in heapq.merge(*streams, key=lambda item: item[0]):
         emit(record, number, k)
     if emit.entry_store is not None:
+        # (checked before the first is adopted: a fallback must not find some adopted)
+        if any(results[k].entries is None for k in emit.kept):
+            raise _Mismatch("a chunk sent entries without their store")
         for k, kept in sorted(emit.kept.items()):
             segment = results[k].entries
-            if segment is None:
-                raise _Mismatch(f"chunk {k} sent entries without their store")
+            assert segment is not None
             emit.entry_store.adopt(segment, kept, emit.rename_entry)
-        emit.handed += sum(len(kept) for kept in emit.kept.values())
+            emit.handed += len(kept)
     return _result(path, index, options, plan, results, numbering, emit, sha256)
 
 
