@@ -441,10 +441,69 @@ def test_remembered_results_equal_fresh_ones_around_every_date() -> None:
                 assert remembered == fresh, (bundle is None, at)
                 key = chain_mod._result_key(chain, bundle, at, chain_mod.DEFAULT_LIMITS)
                 classes.add(key)
+                # The date categories are OpenSSL's: never "expired" beside its "ok".
+                dated = {"expired", "not-yet-valid"} & set(fresh.categories)
+                if fresh.ok:
+                    assert not dated, at
+                if bundle is not None:
+                    bare = chain_mod._verify_chain(chain, None, at, chain_mod.DEFAULT_LIMITS)
+                    assert {"expired", "not-yet-valid"} & set(bare.categories) == dated, at
     # the cache was used (far fewer classes than times) and told the dates apart
     assert 10 < len(classes) < len(bundles) * len(dates) * len(offsets)
     assert {verify_chain(chain, root.pem, NOW - 3 * DAY).ok,
             verify_chain(chain, root.pem, NOW).ok} == {False, True}
+
+
+def test_openssl_messages_do_not_carry_earlier_errors() -> None:
+    """pyOpenSSL's errors name OpenSSL's whole error queue, where a failed verification
+    leaves its errors: a certificate read afterwards must get the message it gets alone."""
+    from capture_tls.analysis.certificates import (
+        CertificateCache,
+        CertificateParseError,
+        parse_certificate,
+    )
+
+    bad = b"\x30\x03abc"  # cryptography refuses it, then OpenSSL (the fallback)
+
+    def message() -> str:
+        with pytest.raises(CertificateParseError) as e:
+            parse_certificate(bad, cache=CertificateCache())
+        return str(e.value)
+
+    alone = message()
+    assert "OpenSSL" in alone
+    forged = bytearray(LEAF.der)
+    forged[-3] ^= 0xFF  # the signature's last bytes
+    for _ in range(3):  # failures that leave errors behind
+        r = verify_chain([bytes(forged), INTER.der], ROOT.pem, NOW + dt.timedelta(seconds=_))
+        assert r.ok is False
+        assert message() == alone
+
+
+def test_the_second_after_not_after_as_openssl_sees_it() -> None:
+    """A client's OpenSSL compares the time in whole seconds (time(2)): in the second after
+    the leaf's notAfter it still accepts the chain, and the categories agree (no "expired",
+    which the report would turn into an EXPIRED finding beside a passing VERIFY_CA); from the
+    next second on both say expired."""
+    not_after = NOW + DAY
+    leaf = issue("second.example", INTER, not_before=NOW - DAY, not_after=not_after)
+    chain = [leaf.der, INTER.der]
+    for off, expired in ((0.0, False), (0.25, False), (0.999999, False), (1.0, True),
+                         (1.5, True)):
+        at = not_after + dt.timedelta(seconds=off)
+        with_ca = verify_chain(chain, ROOT.pem, at)
+        assert with_ca.ok is (not expired), off
+        assert ("expired" in with_ca.categories) is expired, off
+        if expired:
+            assert with_ca.error_code == X509_V_ERR_CERT_HAS_EXPIRED
+        assert ("expired" in verify_chain(chain, None, at).categories) is expired, off
+    # notBefore likewise: valid from its second on.
+    before = NOW - DAY
+    for off, early in ((-1.0, True), (-0.5, True), (0.0, False), (0.5, False)):
+        at = before + dt.timedelta(seconds=off)
+        r = verify_chain(chain, ROOT.pem, at)
+        assert r.ok is (not early), off
+        assert ("not-yet-valid" in r.categories) is early, off
 
 
 @given(st.datetimes(timezones=st.just(dt.UTC)))

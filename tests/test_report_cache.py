@@ -188,6 +188,23 @@ def test_days_to_expiry_and_its_threshold_are_in_the_key() -> None:
                                             expiry - 10.5 * 86400, OPTIONS[0]))
 
 
+def test_the_second_after_not_after_verdict_and_findings_agree() -> None:
+    """In the second after the leaf's notAfter an OpenSSL client (its time in whole seconds)
+    still accepts the chain: VERIFY_CA passes (with a CA file) and no EXPIRED finding says
+    every client refuses it; from the next second on both say it is expired."""
+    _clear_caches()
+    chain_der = (SOON.der, INTER.der)
+    expiry = _T0 + 20 * 86400
+    for off, expired in ((0.5, False), (0.999, False), (1.0, True), (1.5, True)):
+        for options, unexpired in ((OPTIONS[0], "unknown"), (OPTIONS[1], "pass")):
+            r = _report(chain_der, "db.example.com", expiry + off, options)
+            dated = [c for c in _codes(r) if c in ("EXPIRED", "EXPIRES_SOON")]
+            assert dated == (["EXPIRED"] if expired else ["EXPIRES_SOON"]), off
+            assert r.verdicts.verify_ca == ("fail" if expired else unexpired), off
+            if not expired:  # "expires on ..., 0 days after this capture"
+                assert any(", 0 days after" in f.message for f in r.findings)
+
+
 def test_the_time_class_and_the_capture_time_in_a_message_are_in_the_key() -> None:
     _clear_caches()
     chain_der = (SOON.der, INTER.der)
@@ -201,11 +218,13 @@ def test_the_time_class_and_the_capture_time_in_a_message_are_in_the_key() -> No
     expired = [[f.message for f in r.findings if f.code == "EXPIRED"] for r in (after, later)]
     assert expired[0] != expired[1]  # each names its own capture time
     assert after.first_seen in expired[0][0] and later.first_seen in expired[1][0]
-    # just past notAfter, to the microsecond (OpenSSL, in whole seconds, still verifies),
-    # and exactly at it
+    # just past notAfter, to the microsecond (OpenSSL, in whole seconds, still verifies: it
+    # expires today), exactly at it, and the next second
     assert _codes(_report(chain_der, "db.example.com", expiry + 1e-6, OPTIONS[1])) == [
-        "EXPIRED"]
+        "EXPIRES_SOON"]
     assert _codes(_report(chain_der, "db.example.com", expiry, OPTIONS[1])) == ["EXPIRES_SOON"]
+    assert _codes(_report(chain_der, "db.example.com", expiry + 1.0, OPTIONS[1]))[:1] == [
+        "EXPIRED"]  # (and the client went on: VERDICT_CONTRADICTS_OUTCOME)
     assert _codes(_report(chain_der, "db.example.com", expiry - 1e-6, OPTIONS[1])) == [
         "EXPIRES_SOON"]
 

@@ -59,6 +59,7 @@ __all__ = [
     "CertificateParseError",
     "ParsedCertificate",
     "certificate_facts",
+    "clear_openssl_errors",
     "host_match",
     "parse_certificate",
 ]
@@ -456,12 +457,25 @@ def _from_cryptography(b: _Builder, cert: x509.Certificate) -> None:
         b.self_signed = False
 
 
+def clear_openssl_errors() -> None:
+    """Empty this thread's OpenSSL error queue. pyOpenSSL's errors carry the whole queue, and
+    a verification that failed earlier leaves its errors there: without this a message would
+    name them too, and differ with what was verified before."""
+    from OpenSSL import crypto
+
+    lib = getattr(crypto, "_lib", None)
+    clear = getattr(lib, "ERR_clear_error", None)
+    if clear is not None:
+        clear()
+
+
 def _from_openssl(b: _Builder, der: bytes, why: str) -> None:
     """Fallback: OpenSSL (pyOpenSSL) parses what cryptography refused."""
     from OpenSSL import crypto
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        clear_openssl_errors()
         try:
             cert = crypto.load_certificate(crypto.FILETYPE_ASN1, der)
         except Exception as e:

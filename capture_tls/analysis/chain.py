@@ -15,7 +15,9 @@ OpenSSL's single error hides (an expired certificate behind an unknown root).
 
 Categories:
 - "expired" / "not-yet-valid": a certificate the server sent is outside its validity at the
-  given time (whatever error OpenSSL stopped at first).
+  given time (whatever error OpenSSL stopped at first), compared as OpenSSL compares it: the
+  time in whole seconds (what time(2) gives a client, and pyOpenSSL's store time), so that
+  in the second after a notAfter the chain is neither "expired" here nor refused by OpenSSL.
 - "self-signed": the server's own certificate is self-signed.
 - "untrusted-root": the chain ends at a root that is not in the CA file (OpenSSL 18/19), or at
   a CA certificate whose issuer is nowhere (20/2 above the leaf), or at a leaf whose issuer is
@@ -57,6 +59,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 from capture_tls.analysis.certificates import (
     CertificateParseError,
     ParsedCertificate,
+    clear_openssl_errors,
     parse_certificate,
 )
 from capture_tls.limits import DEFAULT_LIMITS, Limits
@@ -214,13 +217,16 @@ def _utc(t: dt.datetime) -> dt.datetime:
 
 
 def _date_categories(parsed: Sequence[ParsedCertificate], at: dt.datetime) -> list[str]:
+    """The date problems of the chain at `at` in whole seconds, as OpenSSL finds them
+    (expired: the time after notAfter; not yet valid: before notBefore)."""
     out = []
+    t = _seconds(at)
     for p in parsed:
         if p.not_before_utc is None or p.not_after_utc is None:
             out.append("bad-date")
-        elif at > p.not_after_utc:
+        elif t > _seconds(p.not_after_utc):
             out.append("expired")
-        elif at < p.not_before_utc:
+        elif t < _seconds(p.not_before_utc):
             out.append("not-yet-valid")
     return out
 
@@ -286,10 +292,10 @@ def verify_chain(
 
     Remembered: the same chain, CA file and time class give the same result. OpenSSL is
     given the time in whole seconds and compares it with each certificate's dates (chain and
-    CA file), and the date checks here compare the exact time with the chain's dates; the
-    time class is where the time falls among all those dates, so a result is reused only where
-    every comparison comes out the same. With a CA file this saves OpenSSL's 0.4 ms a
-    connection (and rebuilding its store: 140 anchors for --ca system).
+    CA file), and so do the date checks here; the time class is where that second falls among
+    all those dates, so a result is reused only where every comparison comes out the same.
+    With a CA file this saves OpenSSL's 0.4 ms a connection (and rebuilding its store: 140
+    anchors for --ca system).
     """
     return verify_chain_keyed(chain_der, ca_pem_bundle, at_time, limits=limits)[0]
 
@@ -389,21 +395,19 @@ def time_class_span(
     limits: Limits = DEFAULT_LIMITS,
 ) -> tuple[float, float] | None:
     """(lo, hi) in seconds since the epoch, lo <= `at_time` < hi: between two neighbouring
-    dates the time class may change at (a certificate's notBefore or notAfter, exactly and
-    as OpenSSL's whole-second edges, of the chain and of the CA file). Every time strictly
-    between lo and hi has `at_time`'s result key (`verify_chain_keyed`). None when results
-    for this chain are not remembered."""
+    dates the time class may change at (a certificate's notBefore or notAfter as OpenSSL's
+    whole-second edges, of the chain and of the CA file). Every time strictly between lo and
+    hi has `at_time`'s result key (`verify_chain_keyed`). None when results for this chain
+    are not remembered."""
     at = _utc(at_time)
     if _result_key(chain_der, ca_pem_bundle, at, limits) is None:
         return None
     known = _chain_dates.get((tuple(chain_der[: limits.max_certificates_per_chain]), limits))
     if known is None:
         return None
-    dates, edges = known
+    _dates, edges = known
     points = [float(e) for e in edges]
     points += (float(e) for e in _anchor_seconds(ca_pem_bundle))
-    for nb, na in dates:
-        points += ((_utc(nb) - _EPOCH) / _SECOND, (_utc(na) - _EPOCH) / _SECOND)
     points.sort()
     now = (at - _EPOCH) / _SECOND
     i = bisect.bisect_right(points, now)
@@ -427,12 +431,11 @@ def _result_key(chain_der: Sequence[bytes], ca_pem_bundle: bytes | None, at: dt.
         _chain_dates[dkey] = known
     if known is None:
         return None
-    dates, edges = known
-    exact = tuple((at < nb, at > na) for nb, na in dates)
+    _dates, edges = known
     anchors = _anchor_seconds(ca_pem_bundle)
-    t = _seconds(at)  # what pyOpenSSL hands OpenSSL
+    t = _seconds(at)  # what pyOpenSSL hands OpenSSL, and what the date checks compare
     return (tuple(chain_der), ca_pem_bundle, limits, bisect.bisect_right(edges, t),
-            bisect.bisect_right(anchors, t), exact)
+            bisect.bisect_right(anchors, t))
 
 
 def _verify_chain(
@@ -507,6 +510,7 @@ def _verify_with_openssl(
         notes.append("the SSL-server purpose check could not be enabled")
     # pyOpenSSL converts with calendar.timegm(timetuple()): hand it UTC fields.
     store.set_time(at.replace(tzinfo=None))
+    clear_openssl_errors()  # (its errors name the whole queue: only this chain's)
     try:
         loaded = [crypto.load_certificate(crypto.FILETYPE_ASN1, d) for d in chain_der]
     except crypto.Error as e:

@@ -516,7 +516,7 @@ def _verdicts(
         not_after = certs.parse_certificate(sent[0], options.limits).not_after_utc
         days = soon = -1
         if not_after is not None:
-            days = soon = (not_after - capture_time).days
+            days = soon = _days_to_expiry(not_after, capture_time)
             if not 0 <= days < options.expires_soon_days:
                 soon = -1
         key = (chain_key, intended, options.expires_soon_days, when, soon)
@@ -533,11 +533,11 @@ def _verdicts(
             if bounds is not None:
                 lo, hi = bounds
                 if not_after is not None:
-                    # days == (not_after - t).days for not_after - (days+1) d < t <= not_after
-                    # - days d
+                    # days == _days_to_expiry for not_after - (days+1) d < floor(t) <=
+                    # not_after - days d: floor(that) + 1 <= t < floor(this) + 1
                     expiry = (not_after - _EPOCH) / _SECOND
-                    lo = max(lo, expiry - (days + 1) * 86400.0)
-                    hi = min(hi, expiry - days * 86400.0)
+                    lo = max(lo, math.floor(expiry - (days + 1) * 86400.0) + 1.0)
+                    hi = min(hi, math.floor(expiry - days * 86400.0) + 1.0)
                 if len(spans) >= _MAX_SPANS:
                     spans.clear()
                 # The millisecond keeps off the edges whatever the float's rounding to the
@@ -747,6 +747,13 @@ def _contradiction(
         )
 
 
+def _days_to_expiry(not_after: datetime, capture_time: datetime) -> int:
+    """Whole days from the capture to notAfter, the capture's time in whole seconds as the
+    date checks take it (chain.py: OpenSSL's): 0 in the second after notAfter too, which an
+    OpenSSL client still accepts."""
+    return (not_after - capture_time.replace(microsecond=0)).days
+
+
 def _leaf_cns(sent: tuple[bytes, ...]) -> tuple[str, ...]:
     return certs.parse_certificate(sent[0]).subject_cns
 
@@ -785,7 +792,7 @@ def _chain_findings(
         )
     not_after = certs.parse_certificate(sent[0]).not_after_utc
     if not cats & {"expired", "not-yet-valid"} and not_after is not None:
-        days = (not_after - capture_time).days
+        days = _days_to_expiry(not_after, capture_time)
         if 0 <= days < expires_soon_days:
             findings.append(
                 finding(
