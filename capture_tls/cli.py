@@ -311,6 +311,37 @@ def _load_keylogs(paths: Sequence[str]) -> KeyLog | None:
     return merged
 
 
+class _Coalesced:
+    """Writes to a binary stream in pieces of about 1 MiB: a connection's 5-7 kB of JSON each
+    went out in a write(2) of its own through the text layer's 8 KiB buffer (20,000 on the
+    benchmark's 2 M packets, 0.1-0.2 s of system time writing to a file). `flush()` sends
+    what is pending and flushes the stream: before anything else writes to it."""
+
+    LIMIT = 1 << 20
+
+    def __init__(self, target: IO[bytes]) -> None:
+        self.target = target
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._size += len(data)
+        if self._size >= self.LIMIT:
+            self._drain()
+
+    def _drain(self) -> None:
+        if self._pending:
+            data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+            self._pending = []
+            self._size = 0
+            self.target.write(data)
+
+    def flush(self) -> None:
+        self._drain()
+        self.target.flush()
+
+
 def _utf8_buffer(out: IO[str]) -> IO[bytes] | None:
     """The binary stream under `out` when text written to `out` reaches it unchanged: a
     block-buffered TextIOWrapper in UTF-8 on a system whose newline is "\\n". JSON Lines go
@@ -340,6 +371,30 @@ def _run_analyze(
     redact: bool = False,
     export_dir: str | None = None,
 ) -> int:
+    buffer = _utf8_buffer(out) if fmt in ("jsonl", "json") else None
+    raw = _Coalesced(buffer) if buffer is not None else None
+    try:
+        return _analyze_to(raw, files, fmt, options, command, out, width, color, jobs,
+                           redact, export_dir)
+    finally:
+        if raw is not None:
+            raw.flush()  # (what is pending, also when the run is cut short)
+
+
+def _analyze_to(
+    raw: _Coalesced | None,
+    files: Sequence[str],
+    fmt: str,
+    options: AnalysisOptions,
+    command: Sequence[str],
+    out: IO[str],
+    width: int | None,
+    color: bool | None,
+    jobs: int,
+    redact: bool,
+    export_dir: str | None,
+) -> int:
+    """`_run_analyze`, writing JSON and JSON Lines to `raw` (UTF-8 under `out`) when given."""
     inputs: list[InputSummary] = []
     warnings: list[InputWarning] = []
 
@@ -348,8 +403,6 @@ def _run_analyze(
     redactor = Redactor() if redact else None
 
     flushed = [float("-inf")]
-
-    raw = _utf8_buffer(out) if fmt in ("jsonl", "json") else None
 
     def stream(conn: ConnectionReport) -> None:
         if redactor is not None:
@@ -477,6 +530,8 @@ def _run_analyze(
         else:
             redactor.learn_values(store.clients_and_users())
             report = redactor.report_view(report, learned=True)
+    if raw is not None:
+        raw.flush()  # what follows through `out` comes after it
     write = out.write
     if fmt == "markdown":
         from capture_tls.reporting.markdown_report import write_markdown
@@ -489,6 +544,8 @@ def _run_analyze(
     elif fmt == "json":
         write_json(report, write, store.fragments() if json_only else None,
                    raw.write if raw is not None else None)
+        if raw is not None:
+            raw.flush()
         write("\n")
     elif fmt == "jsonl":
         write(render_jsonl_trailer(report) + "\n")

@@ -224,3 +224,65 @@ def test_expires_soon_is_configurable() -> None:
     _, doc = run_json("analyze", sample("tls12-match.pcap"), "--expires-soon-days", "400")
     assert all(any(f["code"] == "EXPIRES_SOON" for f in c["findings"])
                for c in doc["connections"])
+
+
+def _write_syscalls() -> int:
+    """This process's write(2) calls so far (Linux: /proc/self/io)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("syscw:"):
+            return int(line.split()[1])
+    raise AssertionError("no syscw in /proc/self/io")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_reports_are_written_in_large_pieces(tmp_path: Path, fmt: str) -> None:
+    """JSON and JSON Lines reach the output file, and --format json its temporary report
+    file, in writes of about 1 MiB, not one per connection (5-7 kB each): the same bytes as on
+    standard output."""
+    from bench.gen_capture import generate_capture
+
+    capture = tmp_path / "gen.pcap"
+    generate_capture(capture, 300, 6_000, 4, "pcap", seed=3)  # type: ignore[arg-type]
+    out = tmp_path / f"report.{fmt}"
+    before = _write_syscalls()
+    code, stdout, _ = run("analyze", str(capture), "--format", fmt, "--jobs", "1", "-o",
+                          str(out))
+    writes = _write_syscalls() - before
+    assert code in (0, 1) and stdout == ""
+    data = out.read_bytes()
+    assert len(data) > 300 * 4000  # 300 connections of 4-7 kB
+    # one per MiB, one per quarter second (JSON Lines reach a reader that soon), a few more
+    assert writes < 40, writes
+    _code, expected, _ = run("analyze", str(capture), "--format", fmt, "--jobs", "1")
+
+    def docs(text: str) -> list[dict]:  # without the command line, which differs
+        found = [json.loads(line) for line in text.splitlines()] if fmt == "jsonl" else [
+            json.loads(text)]
+        for doc in found:
+            doc.pop("command", None)
+        return found
+
+    assert docs(data.decode("utf-8")) == docs(expected)
+    assert len(docs(expected)) == (301 if fmt == "jsonl" else 1)
+
+
+def test_coalesced_writes_keep_their_order() -> None:
+    """The JSON writer's coalescing: nothing reaches the stream below 1 MiB until a flush,
+    then everything in order; a piece that fills the MiB goes out with what was pending."""
+    import io
+
+    from capture_tls.cli import _Coalesced
+
+    target = io.BytesIO()
+    raw = _Coalesced(target)
+    raw.write(b"a" * 10)
+    raw.write(b"b" * 20)
+    assert target.getvalue() == b""
+    raw.flush()
+    assert target.getvalue() == b"a" * 10 + b"b" * 20
+    raw.write(b"c" * (_Coalesced.LIMIT - 1))
+    assert len(target.getvalue()) == 30
+    raw.write(b"d")
+    assert target.getvalue() == b"a" * 10 + b"b" * 20 + b"c" * (_Coalesced.LIMIT - 1) + b"d"
+    raw.flush()  # nothing pending: nothing more
+    assert len(target.getvalue()) == 30 + _Coalesced.LIMIT

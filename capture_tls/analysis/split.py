@@ -160,6 +160,9 @@ _SEARCH_BYTES = 4 << 20
 _MAX_PCAP_CAPLEN = 256 * 1024
 _MAX_BLOCK = 16 << 20
 _PCAPNG_TYPES = frozenset({1, 2, 3, 4, 5, 6, 7, 9, 10, 0x80000001, 0x0A0D0D0A})
+# The spooled reports' files are written and read in pieces of this size: a JSON Lines line
+# of 5.5 kB was a write(2) of its own, and a read of 8 KiB (the default buffer) each.
+_SPOOL_BUFFER_BYTES = 1 << 20
 # How often (in lookahead segments) the lookahead checks the idle timeout.
 _IDLE_CHECK_EVERY = 1024
 _AFTER_PACKETS = re.compile(r"after (\d+) packets")
@@ -679,7 +682,7 @@ def _worker_main(job: _Job, out: Connection, spool: str | None) -> None:
             res = _run_chunk(job, batch)
             batch.flush()
         else:
-            with open(spool, "wb") as f:
+            with open(spool, "wb", buffering=_SPOOL_BUFFER_BYTES) as f:
                 res = _run_chunk(job, _dumper(f))
             res.spool = spool
         out.send(("result", res))
@@ -717,7 +720,7 @@ def _spooled(res: _ChunkResult) -> Iterator[_Record]:
         return
     if res.spool is None:
         return
-    with open(res.spool, "rb") as f:
+    with open(res.spool, "rb", buffering=_SPOOL_BUFFER_BYTES) as f:
         load = _loader(f)
         while True:
             try:
@@ -736,7 +739,7 @@ def _run_inline(job: _Job, spool_dir: str, in_memory: bool = False) -> _ChunkRes
         res.records = records
         return res
     fd, path = tempfile.mkstemp(prefix=f"chunk{job.k}-", suffix=".pkl", dir=spool_dir)
-    with os.fdopen(fd, "wb") as f:
+    with os.fdopen(fd, "wb", buffering=_SPOOL_BUFFER_BYTES) as f:
         res = _run_chunk(job, _dumper(f))
     res.spool = path
     return res
