@@ -231,12 +231,17 @@ def analyze(
         out = open(output, "w", encoding="utf-8")
     else:
         out = sys.stdout
+    raw = _json_stream(out, fmt)
     try:
         code = _run_analyze(files, fmt, options, command, out, width, color,
-                            jobs or os.cpu_count() or 1, redact, export_dir)
+                            jobs or os.cpu_count() or 1, redact, export_dir, raw)
     finally:
-        if output is not None:
-            out.close()
+        try:
+            if raw is not None:
+                raw.flush()  # (what is pending, also when the run is cut short)
+        finally:
+            if output is not None:
+                out.close()
     ctx.exit(code)
 
 
@@ -342,6 +347,13 @@ class _Coalesced:
         self.target.flush()
 
 
+def _json_stream(out: IO[str], fmt: str) -> _Coalesced | None:
+    """Where `_run_analyze` writes JSON and JSON Lines: coalesced, under `out`'s text layer
+    when that changes nothing (`_utf8_buffer`); None for the other formats and streams."""
+    buffer = _utf8_buffer(out) if fmt in ("jsonl", "json") else None
+    return _Coalesced(buffer) if buffer is not None else None
+
+
 def _utf8_buffer(out: IO[str]) -> IO[bytes] | None:
     """The binary stream under `out` when text written to `out` reaches it unchanged: a
     block-buffered TextIOWrapper in UTF-8 on a system whose newline is "\\n". JSON Lines go
@@ -370,31 +382,10 @@ def _run_analyze(
     jobs: int = 1,
     redact: bool = False,
     export_dir: str | None = None,
+    raw: _Coalesced | None = None,
 ) -> int:
-    buffer = _utf8_buffer(out) if fmt in ("jsonl", "json") else None
-    raw = _Coalesced(buffer) if buffer is not None else None
-    try:
-        return _analyze_to(raw, files, fmt, options, command, out, width, color, jobs,
-                           redact, export_dir)
-    finally:
-        if raw is not None:
-            raw.flush()  # (what is pending, also when the run is cut short)
-
-
-def _analyze_to(
-    raw: _Coalesced | None,
-    files: Sequence[str],
-    fmt: str,
-    options: AnalysisOptions,
-    command: Sequence[str],
-    out: IO[str],
-    width: int | None,
-    color: bool | None,
-    jobs: int,
-    redact: bool,
-    export_dir: str | None,
-) -> int:
-    """`_run_analyze`, writing JSON and JSON Lines to `raw` (UTF-8 under `out`) when given."""
+    """`raw`: where JSON and JSON Lines go (UTF-8 under `out`, `_json_stream`), or None for
+    the text layer. The caller flushes it (also when this raises)."""
     inputs: list[InputSummary] = []
     warnings: list[InputWarning] = []
 
