@@ -327,6 +327,28 @@ def test_workers_json_entries_adopted_by_the_store(generated: dict[str, Path], f
         assert result.connections == []  # nothing came to the parent but the counts
 
 
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_workers_json_entries_of_damaged_files(generated: dict[str, Path], fmt: str,
+                                               tmp_path: Path) -> None:
+    """A file cut short, or with junk in the middle: the chunks after the damage are never
+    adopted, and the entries are still one process's."""
+    data = generated[fmt].read_bytes()
+    cut = tmp_path / f"cut.{fmt}"
+    cut.write_bytes(data[: len(data) * 3 // 5 + 7])
+    junk = tmp_path / f"junk.{fmt}"
+    middle = len(data) * 2 // 5 + 3
+    junk.write_bytes(data[:middle] + bytes(range(256)) * 4 + data[middle:])
+    options = AnalysisOptions(ports=PORTS)
+    for path in (cut, junk):
+        expected, entries = _one_process_entries(path, options)
+        assert expected.warnings
+        for jobs, processes in ((2, True), (3, False), (5, True)):
+            result, got, info = _entries_split(path, options, jobs, processes=processes)
+            assert info["chunks"] == jobs
+            assert got == entries, (path.name, jobs)
+            assert result.warnings == expected.warnings
+
+
 def test_workers_json_entries_with_reruns_and_fallback(generated: dict[str, Path]) -> None:
     """Chunks analyzed again (DNS answers of an earlier chunk) adopt the entries of their
     second run; a cut inside a record falls back to one process with nothing adopted twice."""
