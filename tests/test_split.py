@@ -183,17 +183,22 @@ def test_generated_capture_split_over_processes(generated: dict[str, Path], fmt:
         assert_same(one, result, lines)
 
 
+def damaged_copies(path: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The capture cut short, and with 1 kB of junk in the middle."""
+    data = path.read_bytes()
+    cut = tmp_path / f"cut{path.suffix}"
+    cut.write_bytes(data[: len(data) * 3 // 5 + 7])
+    junk = tmp_path / f"junk{path.suffix}"
+    middle = len(data) * 2 // 5 + 3
+    junk.write_bytes(data[:middle] + bytes(range(256)) * 4 + data[middle:])
+    return cut, junk
+
+
 @pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
 def test_damaged_files_give_the_one_process_report(generated: dict[str, Path], fmt: str,
                                                    tmp_path: Path) -> None:
-    data = generated[fmt].read_bytes()
-    cut = tmp_path / f"cut.{fmt}"
-    cut.write_bytes(data[: len(data) * 3 // 5 + 7])
-    junk = tmp_path / f"junk.{fmt}"
-    middle = len(data) * 2 // 5 + 3
-    junk.write_bytes(data[:middle] + bytes(range(256)) * 4 + data[middle:])
     options = AnalysisOptions(ports=PORTS)
-    for path in (cut, junk):
+    for path in damaged_copies(generated[fmt], tmp_path):
         one = one_process(path, options)
         assert one[0].warnings  # TRUNCATED_FILE or DAMAGED_BLOCK
         for jobs in (2, 3, 5):
@@ -332,14 +337,8 @@ def test_workers_json_entries_of_damaged_files(generated: dict[str, Path], fmt: 
                                                tmp_path: Path) -> None:
     """A file cut short, or with junk in the middle: the chunks after the damage are never
     adopted, and the entries are still one process's."""
-    data = generated[fmt].read_bytes()
-    cut = tmp_path / f"cut.{fmt}"
-    cut.write_bytes(data[: len(data) * 3 // 5 + 7])
-    junk = tmp_path / f"junk.{fmt}"
-    middle = len(data) * 2 // 5 + 3
-    junk.write_bytes(data[:middle] + bytes(range(256)) * 4 + data[middle:])
     options = AnalysisOptions(ports=PORTS)
-    for path in (cut, junk):
+    for path in damaged_copies(generated[fmt], tmp_path):
         expected, entries = _one_process_entries(path, options)
         assert expected.warnings
         for jobs, processes in ((2, True), (3, False), (5, True)):
