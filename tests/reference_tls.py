@@ -56,26 +56,8 @@ def reference_parse_handshake_message(
 
 
 class ReferenceTlsStream:
-    """One direction of a TLS connection, sans-I/O.
-
-    `receive_data(data)` appends bytes; `next_event()` returns the next `TlsEvent` or
-    `NEED_DATA`. A record layer error (unknown content type, record over 2^14+2048 bytes,
-    handshake message over limits.max_handshake_message_bytes) raises `ProtocolError`,
-    after which the stream stays broken (every later call raises again).
-    `tls13` must be set by the caller (`set_tls13()`) once the ServerHello chose TLS 1.3:
-    from then on handshake records of content type 23 are EncryptedRecord events.
-    After a ChangeCipherSpec in TLS <= 1.2 this direction's records are encrypted.
-
-    Call `set_tls13()` on BOTH directions as soon as the server's ServerHello (or
-    HelloRetryRequest) selects 0x0304, before feeding the client bytes that follow it: the
-    client's compatibility ChangeCipherSpec must not switch its stream to "encrypted", or a
-    second ClientHello after a HelloRetryRequest would be missed. It also selects the TLS 1.3
-    form of Certificate and CertificateRequest. A malformed handshake message (not only a
-    framing error) is a `ProtocolError` too.
-
-    The stream holds whatever it is given until `next_event` frames it: the caller bounds
-    what it feeds (the reassembly layer's per-half-stream limit).
-    """
+    """`capture_tls.protocols.tls.TlsStream` (its contract and docstring) as it was
+    before the fast paths: the record and handshake framing step by step, kept as the oracle."""
 
     __slots__ = (
         "_buf",
